@@ -1,0 +1,38 @@
+"""Exceptions of the consent package; the CLI and HTTP layers map them to exit and status codes."""
+
+
+class ConsentError(Exception):
+    """Base class: the registry refuses the request."""
+
+
+class UnknownVoice(ConsentError):
+    """No voice or profile of that name is registered."""
+
+    def __init__(self, voice: str, known: list[str]) -> None:
+        super().__init__(f"unknown voice {voice!r}; known voices: {', '.join(known) or 'none'}")
+        self.voice = voice
+        self.known = known
+
+
+class VoiceRevoked(ConsentError):
+    """The voice's consent was revoked."""
+
+
+class ConsentExpired(ConsentError):
+    """The voice's consent has expired."""
+
+
+class ProfileTampered(ConsentError):
+    """The stored voice record does not match its signature, or was signed by a key we do not hold."""
+
+
+class KeyStoreError(ConsentError):
+    """The registry's keys cannot be loaded (wrong passphrase, unreadable or corrupt key file)."""
+
+
+class LedgerCorrupt(ConsentError):
+    """The ledger cannot be read or appended to because its chain is broken."""
+
+
+class SignatureInvalid(ConsentError):
+    """A signature does not verify, or names a key id we do not hold."""

@@ -1,0 +1,60 @@
+"""The voice record: what may be synthesised, under which licence or consent, signed by the registry.
+
+House voices and enrolled clones share this record; `kind` tells them apart. Revocation is registry
+state kept beside the record (a record never changes after it is signed).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from consent.canonical import canonical_bytes
+from consent.keys import RegistryKeys, Signature
+
+RECORD_VERSION = 1
+
+
+@dataclass(frozen=True)
+class VoiceProfile:
+    """voice_id: 'heart', 'joe' or 'profile:<id>'. Times are Unix seconds; expires_at None = no expiry."""
+
+    voice_id: str
+    kind: str  # "house" or "clone"
+    engine: str
+    display_name: str
+    licence: str
+    scopes: tuple[str, ...]
+    created_at: float
+    expires_at: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    version: int = RECORD_VERSION
+
+    def canonical(self) -> bytes:
+        record = asdict(self)
+        record["scopes"] = list(self.scopes)
+        return canonical_bytes(record)
+
+    @classmethod
+    def from_canonical(cls, data: bytes) -> "VoiceProfile":
+        record = json.loads(data)
+        record["scopes"] = tuple(record["scopes"])
+        return cls(**record)
+
+    def sign(self, keys: RegistryKeys) -> Signature:
+        return keys.sign(self.canonical())
+
+
+@dataclass(frozen=True)
+class SignedProfile:
+    """A record as stored: its canonical bytes, the signature over them, and registry state."""
+
+    record: bytes
+    signature: Signature
+    revoked_at: float | None = None
+    revoked_reason: str | None = None
+
+    def verify(self, keys: RegistryKeys) -> VoiceProfile:
+        """The record, once its signature verifies; raises SignatureInvalid otherwise."""
+        keys.verify(self.record, self.signature)
+        return VoiceProfile.from_canonical(self.record)

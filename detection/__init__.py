@@ -1,0 +1,1 @@
+"""Marks every output and finds marks: the keyed watermark, the release gate, provenance checks."""

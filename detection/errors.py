@@ -1,0 +1,17 @@
+"""Exceptions of the detection package; the CLI and HTTP layers map them to exit and status codes."""
+
+
+class DetectionError(Exception):
+    """Base class for everything the detection package refuses."""
+
+
+class UnreadableAudio(DetectionError):
+    """The bytes or file could not be decoded as audio (missing, corrupt, not audio)."""
+
+
+class PayloadTooLarge(DetectionError):
+    """A payload does not fit the watermark's capacity."""
+
+
+class GateRefused(DetectionError):
+    """The release gate did not find the expected mark in the final encoded audio."""

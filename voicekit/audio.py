@@ -1,0 +1,76 @@
+"""Audio values and their files: float32 mono samples plus a rate; encoding by soundfile; resampling by soxr."""
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from consent.atomic import atomic_write
+from voicekit.errors import OutputPathError, UnsupportedFormat
+
+# extension -> (soundfile format, subtype, extra write options)
+FORMATS: dict[str, tuple[str, str, dict]] = {
+    "wav": ("WAV", "PCM_16", {}),
+    "flac": ("FLAC", "PCM_16", {}),
+    "ogg": ("OGG", "VORBIS", {"compression_level": 0.2}),
+    # Highest-quality MPEG Layer III (libsndfile's compression 0.0): lower bitrates smear the mark.
+    "mp3": ("MP3", "MPEG_LAYER_III", {"compression_level": 0.0}),
+}
+MIN_RATE, MAX_RATE = 8000, 48000
+
+
+def format_for(path: Path | str) -> str:
+    """The output format named by a path's extension; raises UnsupportedFormat."""
+    ext = Path(path).suffix.lower().lstrip(".")
+    if ext not in FORMATS:
+        raise UnsupportedFormat(
+            f"unsupported output extension {Path(path).suffix or '(none)'!r}; use one of: "
+            + ", ".join("." + f for f in FORMATS)
+        )
+    return ext
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise UnsupportedFormat(f"unsupported format {fmt!r}; use one of: {', '.join(FORMATS)}")
+    return fmt
+
+
+def encode(samples: np.ndarray, sample_rate: int, fmt: str) -> bytes:
+    """float32 mono samples in [-1, 1] -> the bytes of a file in `fmt` (wav, flac, ogg, mp3)."""
+    major, subtype, options = FORMATS[check_format(fmt)]
+    buf = io.BytesIO()
+    sf.write(buf, np.asarray(samples, np.float32), sample_rate, format=major, subtype=subtype, **options)
+    return buf.getvalue()
+
+
+def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    if from_rate == to_rate:
+        return np.asarray(samples, np.float32)
+    return soxr.resample(np.asarray(samples, np.float32), from_rate, to_rate, quality="HQ").astype(np.float32)
+
+
+def check_output_path(path: Path | str) -> Path:
+    """Fail before any work if `path` cannot be written: its folder must exist and be writable."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputPathError(f"cannot write {path}: folder {folder} does not exist")
+    if path.is_dir():
+        raise OutputPathError(f"cannot write {path}: it is a folder")
+    if not os.access(folder, os.W_OK):
+        raise OutputPathError(f"cannot write {path}: folder {folder} is not writable")
+    return path
+
+
+def write_file(path: Path | str, data: bytes) -> None:
+    """Atomically write encoded audio; raises OutputPathError with the reason."""
+    path = check_output_path(path)
+    try:
+        atomic_write(path, data)
+    except OSError as e:
+        raise OutputPathError(f"cannot write {path}: {e.strerror or e}") from e

@@ -1,0 +1,33 @@
+"""Synthesis engines behind one protocol, and the house voices they provide."""
+from __future__ import annotations
+
+import time
+
+from consent.profiles import VoiceProfile
+from voicekit.engines.base import Engine
+from voicekit.engines.heart import HeartEngine
+from voicekit.engines.joe import JoeEngine
+
+ENGINES = {"heart": HeartEngine, "joe": JoeEngine}
+HOUSE_SCOPES = ("tts",)
+
+
+def create(name: str, threads: int = 1) -> Engine:
+    return ENGINES[name](threads=threads)
+
+
+def house_profiles(now: float | None = None) -> list[VoiceProfile]:
+    """The records registered (and signed under the house licence) at first start."""
+    now = time.time() if now is None else now
+    return [
+        VoiceProfile(
+            voice_id="heart", kind="house", engine="heart", display_name="Heart (US English, female)",
+            licence=HeartEngine.licence, scopes=HOUSE_SCOPES, created_at=now,
+            details={"house_licence": "voicekit house voice: synthesis of any text permitted"},
+        ),
+        VoiceProfile(
+            voice_id="joe", kind="house", engine="joe", display_name="Joe (US English, male)",
+            licence=JoeEngine.licence, scopes=HOUSE_SCOPES, created_at=now,
+            details={"house_licence": "voicekit house voice: synthesis of any text permitted"},
+        ),
+    ]

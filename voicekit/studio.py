@@ -1,0 +1,154 @@
+"""The guarded pipeline, and the only place that composes it:
+
+    text -> consent check -> engine -> watermark -> encode -> release gate -> ledger/provenance -> audio out
+
+Every public way to get audio (Python, CLI, HTTP) calls `Studio.speak`. The safeguards are parts
+handed in (so a test can give a failing detector and watch the studio refuse); none can be switched off.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from consent.keys import RegistryKeys
+from consent.ledger import Ledger
+from consent.registry import Registry
+from detection.audit import Finding, inspect_file
+from detection.decoding import decode_bytes
+from detection.gate import ReleaseGate
+from detection.watermark import KeyedWatermark, WatermarkKey, Watermarker
+from voicekit import audio, engines
+from voicekit.engines.base import Engine
+from voicekit.errors import BadInput, EmptyText, UnsupportedFormat
+from voicekit.home import default_home, default_passphrase
+from voicekit.text.chunking import sentences
+
+DEFAULT_RATE = 24000
+MAX_TEXT_CHARS = 1_000_000
+
+
+@dataclass(frozen=True)
+class SpeechResult:
+    """What left the studio: `encoded` are the released bytes; `audio` is those bytes decoded
+    (float32 mono at `sample_rate`); `provenance` is the signed ledger entry."""
+
+    audio: np.ndarray
+    sample_rate: int
+    format: str
+    encoded: bytes
+    mark_id: int
+    provenance: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def save(self, path: Path | str) -> Path:
+        """Write the released bytes atomically; the extension must match the rendered format."""
+        fmt = audio.format_for(path)
+        if fmt != self.format:
+            raise UnsupportedFormat(
+                f"this result was rendered and checked as {self.format}; ask speak(..., format={fmt!r}) for .{fmt}"
+            )
+        audio.write_file(path, self.encoded)
+        return Path(path)
+
+
+class Studio:
+    """home: the data folder (registry.db, keys/, ledger/); default VOICEKIT_HOME or the user data dir.
+
+    watermarker / gate: the safeguards to use; default the keyed watermark from this installation's
+    keys and a release gate over it.
+    """
+
+    def __init__(
+        self,
+        home: Path | str | None = None,
+        passphrase: bytes | None = None,
+        watermarker: Watermarker | None = None,
+        gate: ReleaseGate | None = None,
+        clock: Callable[[], float] = time.time,
+        threads: int = 1,
+    ) -> None:
+        self.home = Path(home) if home is not None else default_home()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.keys = RegistryKeys.open(self.home / "keys", passphrase if passphrase is not None else default_passphrase())
+        self.registry = Registry(self.home / "registry.db", self.keys)
+        self.ledger = Ledger(self.home / "ledger", self.keys)
+        self.clock = clock
+        self.threads = threads
+        self.registry.ensure(engines.house_profiles(now=clock()))
+        self.watermarker = watermarker or KeyedWatermark([WatermarkKey(s) for s in self.keys.watermark_secrets()])
+        self.gate = gate or ReleaseGate(self.watermarker)
+        self._engines: dict[str, Engine] = {}
+
+    def engine(self, name: str) -> Engine:
+        """The named engine, loaded once on first use."""
+        if name not in self._engines:
+            self._engines[name] = engines.create(name, threads=self.threads)
+        return self._engines[name]
+
+    def speak(self, text: str, voice: str = "heart", sample_rate: int = DEFAULT_RATE, format: str = "wav") -> SpeechResult:
+        """Render `text` in `voice` through every safeguard; raises BadInput, a ConsentError or GateRefused."""
+        _check_request(text, sample_rate, format)
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        profile = self.registry.check_at(voice, now=self.clock())
+        engine = self.engine(profile.engine)
+        timings["consent"], t = time.perf_counter() - t, time.perf_counter()
+
+        rendered = [engine.synthesize(s) for s in sentences(text)]
+        samples = np.concatenate(rendered) if rendered else np.zeros(0, np.float32)
+        samples = audio.resample(samples, engine.sample_rate, sample_rate)
+        timings["synthesis"], t = time.perf_counter() - t, time.perf_counter()
+
+        mark_id = self._fresh_mark_id()
+        marked = self.watermarker.embed(samples, sample_rate, mark_id)
+        encoded = audio.encode(marked, sample_rate, format)
+        timings["watermark"], t = time.perf_counter() - t, time.perf_counter()
+
+        verdict = self.gate.check(encoded, mark_id)
+        timings["gate"], t = time.perf_counter() - t, time.perf_counter()
+
+        entry = self.ledger.append("output", {
+            "mark_id": mark_id,
+            "voice": voice,
+            "voice_record_sha256": hashlib.sha256(profile.canonical()).hexdigest(),
+            "engine": engine.name,
+            "model": engine.model_version,
+            "text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            "audio_sha256": hashlib.sha256(encoded).hexdigest(),
+            "format": format,
+            "sample_rate": sample_rate,
+            "duration_s": round(len(marked) / sample_rate, 3),
+            "watermark": self.watermarker.name,
+            "watermark_key": self.keys.current_key_id,
+            "gate": verdict.as_dict(),
+        }, now=self.clock())
+        timings["signing"] = time.perf_counter() - t
+        released, rate = decode_bytes(encoded)
+        return SpeechResult(released, rate, format, encoded, mark_id, entry.as_dict(), timings)
+
+    def detect(self, path: Path | str) -> Finding:
+        """Is this file ours? Raises UnreadableAudio for a missing, empty or non-audio file."""
+        return inspect_file(path, self.watermarker, self.ledger, self.keys)
+
+    def _fresh_mark_id(self) -> int:
+        used = self.ledger.mark_ids()
+        while True:
+            candidate = secrets.randbits(32)
+            if candidate not in used:
+                return candidate
+
+
+def _check_request(text: str, sample_rate: int, fmt: str) -> None:
+    if not isinstance(text, str) or not text.strip():
+        raise EmptyText("the text is empty; give at least one word to speak")
+    if len(text) > MAX_TEXT_CHARS:
+        raise BadInput(f"the text has {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
+    if not audio.MIN_RATE <= sample_rate <= audio.MAX_RATE:
+        raise BadInput(f"sample rate {sample_rate} Hz is outside {audio.MIN_RATE}..{audio.MAX_RATE} Hz")
+    audio.check_format(fmt)

@@ -1,0 +1,1 @@
+"""Text preparation: normalisation and chunking for long-form speech."""
