@@ -1,0 +1,1 @@
+"""The HTTP service over voicekit.studio (FastAPI). Nothing here bypasses the studio."""

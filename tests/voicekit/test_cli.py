@@ -1,0 +1,123 @@
+"""The `voicekit` command as a user runs it: a real process, real files, exit codes and messages."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import HUMAN_RECORDING
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    return tmp_path_factory.mktemp("cli-home")
+
+
+def voicekit(home, *args, stdin=None):
+    env = {**os.environ, "VOICEKIT_HOME": str(home)}
+    return subprocess.run([sys.executable, "-m", "voicekit.cli", *args], input=stdin,
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+def one_line_error(run):
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    return lines[0]
+
+
+def test_say_detect_and_ledger_verify(home, tmp_path):
+    out = tmp_path / "hello.mp3"
+    run = voicekit(home, "say", "Hello from the command line.", "-o", str(out), "--voice", "joe", "--json")
+    assert run.returncode == 0, run.stderr
+    said = json.loads(run.stdout)
+    assert out.exists() and said["voice"] == "joe"
+
+    run = voicekit(home, "detect", str(out), "--json")
+    assert run.returncode == 0, run.stderr
+    found = json.loads(run.stdout)
+    assert found["watermarked"] is True and found["p_value"] <= 1e-6
+    assert found["mark_id"] == said["mark_id"] and found["payload"] == said["mark_id"]
+    assert found["provenance"]["voice"] == "joe" and found["provenance"]["signature_valid"] is True
+
+    run = voicekit(home, "ledger", "verify", "--json")
+    assert run.returncode == 0 and json.loads(run.stdout)["ok"] is True
+
+
+def test_text_from_stdin_and_sample_rate(home, tmp_path):
+    out = tmp_path / "stdin.flac"
+    run = voicekit(home, "say", "-", "-o", str(out), "--sample-rate", "16000", stdin="Read from standard input.")
+    assert run.returncode == 0, run.stderr
+    import soundfile as sf
+
+    assert sf.info(str(out)).samplerate == 16000
+
+
+def test_voices_lists_the_house_voices(home):
+    run = voicekit(home, "voices", "--json")
+    assert run.returncode == 0
+    assert {v["voice"]: v["status"] for v in json.loads(run.stdout)} == {"heart": "active", "joe": "active"}
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["say", "", "-o", "{tmp}/x.wav"], 2, "text is empty"),
+    (["say", "Hi.", "-o", "{tmp}/x.wav", "--voice", "bob"], 3, "unknown voice 'bob'; known voices: heart, joe"),
+    (["say", "Hi.", "-o", "{tmp}/missing/x.wav"], 2, "does not exist"),
+    (["say", "Hi.", "-o", "{tmp}/x.aiff"], 2, "unsupported output extension '.aiff'"),
+    (["say", "Hi.", "-o", "{tmp}/x.wav", "--sample-rate", "1000"], 2, "outside 8000..48000"),
+    (["detect", "{tmp}/nothing.wav"], 2, "no such file"),
+])
+def test_bad_input_gets_one_clear_line_and_writes_nothing(home, tmp_path, args, code, message):
+    run = voicekit(home, *[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert run.returncode == code
+    assert message in one_line_error(run)
+    assert not any(p.suffix in {".wav", ".aiff", ".part"} for p in tmp_path.rglob("*"))
+
+
+def test_unwritable_folder_is_refused(home, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    run = voicekit(home, "say", "Hi.", "-o", str(locked / "x.wav"))
+    if os.geteuid() == 0:  # root writes anywhere: the file is made, atomically
+        assert run.returncode == 0
+    else:
+        assert run.returncode == 2 and "not writable" in one_line_error(run)
+
+
+def test_detect_on_corrupt_empty_and_silent_files(home, tmp_path):
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" * 10)
+    run = voicekit(home, "detect", str(corrupt))
+    assert run.returncode == 2 and "not a readable audio file" in one_line_error(run)
+
+    empty = tmp_path / "empty.mp3"
+    empty.write_bytes(b"")
+    run = voicekit(home, "detect", str(empty))
+    assert run.returncode == 2 and "empty" in one_line_error(run)
+
+    import numpy as np
+    import soundfile as sf
+
+    for name, n in (("zero.wav", 0), ("blip.wav", 50), ("silence.wav", 48000)):
+        sf.write(tmp_path / name, np.zeros(n, np.float32), 24000)
+        run = voicekit(home, "detect", str(tmp_path / name), "--json")
+        assert run.returncode == 0, run.stderr
+        assert json.loads(run.stdout)["watermarked"] is False
+
+
+def test_human_recording_is_not_watermarked(home):
+    run = voicekit(home, "detect", str(HUMAN_RECORDING), "--json")
+    assert run.returncode == 0 and json.loads(run.stdout)["watermarked"] is False
+
+
+def test_an_edited_ledger_fails_verification(tmp_path):
+    home = tmp_path / "home"
+    assert voicekit(home, "say", "First.", "-o", str(tmp_path / "a.wav")).returncode == 0
+    assert voicekit(home, "say", "Second.", "-o", str(tmp_path / "b.wav")).returncode == 0
+    entries = Path(home / "ledger" / "entries.jsonl")
+    entries.write_text(entries.read_text().replace('"voice":"heart"', '"voice":"joe"', 1))
+    run = voicekit(home, "ledger", "verify", "--json")
+    assert run.returncode == 5
+    report = json.loads(run.stdout)
+    assert report["ok"] is False and report["entries"] == 2

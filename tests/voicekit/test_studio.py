@@ -1,0 +1,104 @@
+"""The Python API through the whole guarded path, with the real engines, keys, registry and ledger."""
+import sqlite3
+
+import numpy as np
+import pytest
+
+from consent.errors import ProfileTampered, UnknownVoice
+from detection.errors import GateRefused
+from detection.gate import ReleaseGate
+from voicekit import Studio
+from voicekit.errors import EmptyText, UnsupportedFormat
+from tests.conftest import HUMAN_RECORDING
+
+
+@pytest.mark.parametrize("voice", ["heart", "joe"])
+@pytest.mark.parametrize("fmt", ["wav", "mp3"])
+def test_say_then_detect_round_trip(studio, tmp_path, voice, fmt):
+    result = studio.speak("Hello from the guarded pipeline. Every word is marked.", voice=voice, format=fmt)
+    path = result.save(tmp_path / f"out.{fmt}")
+    finding = studio.detect(path)
+    assert finding.watermarked and finding.p_value <= 1e-6
+    assert finding.mark_id == result.mark_id
+    assert finding.payload == f"{result.mark_id:08x}"
+    assert finding.provenance["voice"] == voice and finding.provenance["signature_valid"]
+
+
+def test_result_carries_audio_mark_and_signed_provenance(studio, tmp_path):
+    result = studio.speak("Hello.", voice="heart", sample_rate=16000)
+    assert result.sample_rate == 16000 and result.audio.dtype == np.float32 and len(result.audio) > 8000
+    assert 0 <= result.mark_id < 2 ** 32
+    body = result.provenance["body"]
+    assert body["mark_id"] == result.mark_id and body["voice"] == "heart" and body["gate"]["p_value"] <= 1e-6
+    assert studio.ledger.find_mark(result.mark_id).hash == result.provenance["hash"]
+    assert studio.ledger.verify().ok
+    result.save(tmp_path / "hello.wav")
+    with pytest.raises(UnsupportedFormat, match="format='mp3'"):
+        result.save(tmp_path / "hello.mp3")
+
+
+def test_long_text_is_rendered_whole(studio):
+    text = " ".join(f"This is sentence number {i} of a longer passage." for i in range(1, 13))
+    short = studio.speak("This is sentence number 1 of a longer passage.")
+    long = studio.speak(text)
+    assert len(long.audio) > 9 * len(short.audio)
+
+
+def test_a_human_recording_is_not_ours(studio):
+    finding = studio.detect(HUMAN_RECORDING)
+    assert not finding.watermarked and finding.mark_id is None and finding.provenance is None
+
+
+def test_bad_requests_are_refused_before_any_work(studio):
+    entries = studio.ledger.verify().entries
+    with pytest.raises(EmptyText):
+        studio.speak("   ")
+    with pytest.raises(UnknownVoice, match="heart, joe"):
+        studio.speak("Hi.", voice="profile:nope")
+    with pytest.raises(UnsupportedFormat):
+        studio.speak("Hi.", format="aiff")
+    assert studio.ledger.verify().entries == entries
+
+
+def test_a_tampered_house_record_is_refused(tmp_path):
+    studio = Studio(home=tmp_path)
+    with sqlite3.connect(tmp_path / "registry.db") as db:
+        record = db.execute("SELECT record FROM voices WHERE voice_id = 'joe'").fetchone()[0]
+        db.execute("UPDATE voices SET record = ? WHERE voice_id = 'joe'",
+                   (bytes(record).replace(b'"tts"', b'"tts","clone"'),))
+    with pytest.raises(ProfileTampered):
+        studio.speak("Hello.", voice="joe")
+
+
+class _BlindDetector:
+    """A detector that never finds anything: the studio must refuse, not release."""
+
+    name = "blind"
+
+    def __init__(self, real):
+        self.real = real
+
+    def embed(self, samples, rate, mark_id):
+        return self.real.embed(samples, rate, mark_id)
+
+    def detect(self, samples, rate):
+        return self.real.detect(np.zeros_like(samples), rate)
+
+    def verify(self, samples, rate, mark_id):
+        return self.real.verify(np.zeros_like(samples), rate, mark_id)
+
+
+def test_a_gate_that_fails_stops_the_audio_and_the_ledger_stays_clean(tmp_path):
+    plain = Studio(home=tmp_path)
+    failing = Studio(home=tmp_path, gate=ReleaseGate(_BlindDetector(plain.watermarker)))
+    with pytest.raises(GateRefused):
+        failing.speak("This must not leave.")
+    assert failing.ledger.verify().entries == 0
+    assert not any(tmp_path.glob("*.wav"))
+
+
+def test_voicekit_home_is_honoured(tmp_path, monkeypatch):
+    monkeypatch.setenv("VOICEKIT_HOME", str(tmp_path / "vk"))
+    studio = Studio()
+    assert studio.home == tmp_path / "vk"
+    assert (tmp_path / "vk" / "registry.db").exists() and (tmp_path / "vk" / "keys").is_dir()
