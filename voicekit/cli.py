@@ -118,7 +118,7 @@ def _run(args: argparse.Namespace) -> int:
 
         rows = run_demo(studio, args.out, human_recording=_shipped_human_recording())
         text = "\n".join(
-            f"{r['file']:<34} {'watermarked' if r['watermarked'] else 'not watermarked':<16} "
+            f"{r['file']:<40} {'watermarked' if r['watermarked'] else 'not watermarked':<16} "
             f"p={r['p_value']:<10.3g} voice={r['voice'] or '-'}"
             for r in rows
         )

@@ -24,7 +24,7 @@ def run_demo(studio: Studio, out: Path, human_recording: Path | None = None) -> 
             studio.speak(DEMO_TEXT, voice=voice, format=fmt).save(path)
             files.append(path)
     if human_recording is not None:
-        copy = out / f"human-{human_recording.name}"
+        copy = out / human_recording.name
         shutil.copyfile(human_recording, copy)
         files.append(copy)
     rows = []

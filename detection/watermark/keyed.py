@@ -3,7 +3,7 @@
 Why this design:
 - The mark is a keyed pattern of tiny gains (+/- `strength` nepers) on STFT bins between 200 Hz and
   7 kHz, analysed at 16 kHz so every output rate and any resampling look the same to the detector.
-- Each frame row of a 64-frame period (1.024 s) has its own random signs, and a random quarter of its
+- Each frame row of a 64-frame period (1.024 s) has its own random signs, and a random 40 % of its
   bins carry a constant "sync" symbol; the rest carry the 64 channel bits of the payload, spread over
   the period. Nothing but the key tells mark from audio.
 - Detection folds the whitened log-magnitudes onto the period and correlates with the pattern at every
