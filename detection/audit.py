@@ -24,6 +24,7 @@ class Finding:
     mark_id: int | None
     provenance: dict[str, Any] | None
     duration_s: float
+    spans: tuple[tuple[float, float], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -33,38 +34,40 @@ class Finding:
             "mark_id": None if self.mark_id is None else f"{self.mark_id:08x}",
             "provenance": self.provenance,
             "duration_s": self.duration_s,
+            "spans": [list(span) for span in self.spans],
         }
 
 
 def inspect_audio(
     samples: np.ndarray, sample_rate: int, watermarker: Watermarker, ledger: Ledger, keys: RegistryKeys
 ) -> Finding:
-    """Blind detection, then the ledger record the payload names.
+    """Two tests, and the smaller p-value times two: blind detection (any mark under our keys), and a
+    match against every mark the ledger holds (stronger, and it survives edits that break the payload).
 
-    p_value: the blind test's, or, when the payload names a ledger record, the stronger test for that
-    mark multiplied by the number of marks in the ledger (a union bound over every mark we could have
-    matched), whichever is smaller.
+    The record named is the decoded payload's when it is in the ledger, else the best-matching mark's.
     """
     blind = watermarker.detect(samples, sample_rate)
-    p_value, record = blind.p_value, None
-    if blind.mark_id is not None:
-        entry = ledger.find_mark(blind.mark_id)
-        if entry is not None:
-            n_marks = max(1, len(ledger.mark_ids()))
-            targeted = watermarker.verify(samples, sample_rate, blind.mark_id)
-            p_value = min(p_value, min(1.0, targeted.p_value * n_marks))
-            record = entry.as_dict()
+    issued = sorted(ledger.mark_ids())
+    matched = watermarker.match(samples, sample_rate, issued) if issued else None
+    p_value = min(1.0, 2 * min(blind.p_value, matched.p_value if matched else 1.0))
     watermarked = p_value <= RELEASE_P_VALUE
-    payload = None
-    if watermarked and blind.mark_id is not None:
-        payload = blind.mark_id.to_bytes(PAYLOAD_BYTES, "big").hex()
+    mark_id = None
+    if watermarked:
+        if blind.mark_id is not None and blind.mark_id in issued:
+            mark_id = blind.mark_id
+        elif matched is not None and matched.p_value <= RELEASE_P_VALUE / 2:
+            mark_id = matched.mark_id
+    entry = ledger.find_mark(mark_id) if mark_id is not None else None
+    decoded = blind.mark_id if blind.mark_id is not None else (matched.payload_id if matched else None)
+    best = matched if (matched is not None and matched.p_value < blind.p_value) else blind
     return Finding(
         watermarked=watermarked,
         p_value=p_value,
-        payload=payload,
-        mark_id=blind.mark_id if (watermarked and record is not None) else None,
-        provenance=provenance.summary(record, keys) if (watermarked and record is not None) else None,
+        payload=decoded.to_bytes(PAYLOAD_BYTES, "big").hex() if (watermarked and decoded is not None) else None,
+        mark_id=mark_id,
+        provenance=provenance.summary(entry.as_dict(), keys) if entry is not None else None,
         duration_s=len(samples) / sample_rate if sample_rate else 0.0,
+        spans=best.spans if watermarked else (),
     )
 
 

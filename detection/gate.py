@@ -46,8 +46,8 @@ class ReleaseGate:
             raise GateRefused(
                 f"mark not found in the final audio (p={verdict.p_value:.3g} > {self.threshold:g})"
             )
-        if verdict.mark_id != expected_mark:
-            found = "nothing decodable" if verdict.mark_id is None else f"{verdict.mark_id:08x}"
+        if verdict.payload_id != expected_mark:
+            found = "nothing decodable" if verdict.payload_id is None else f"{verdict.payload_id:08x}"
             raise GateRefused(f"payload decoded as {found}, expected {expected_mark:08x}")
         return GateVerdict(
             mark_id=expected_mark,

@@ -1,5 +1,6 @@
 """Watermark backends behind one protocol; the keyed watermark is the offline default."""
 from detection.watermark.base import Verdict, Watermarker
-from detection.watermark.keyed import KeyedWatermark, WatermarkKey
+from detection.watermark.keyed import KeyedWatermark
+from detection.watermark.pattern import WatermarkKey
 
 __all__ = ["KeyedWatermark", "Verdict", "WatermarkKey", "Watermarker"]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, Sequence
 
 import numpy as np
 
@@ -13,9 +13,13 @@ class Verdict:
 
     p_value: probability of a statistic at least this strong in audio that carries no mark of ours
         (an upper bound: Hoeffding's inequality, Bonferroni-corrected over every alignment and key tried).
-    mark_id: the decoded 32-bit payload, or None when it could not be decoded.
+    mark_id: the mark the verdict names: the decoded payload (blind detection) or the best-matching
+        candidate (`match`, `verify`); None when there is none.
+    payload_id: what the payload bits decode to at the best alignment (Reed-Solomon), or None.
     key_index: which of the keys given to the detector matched best (0 = the current key).
-    offset_s: where, in the input's time, the first full watermark frame starts.
+    offset_s: where, in the input's time, the first full watermark period starts.
+    scale: the playback speed at which the mark was found (1.25 = played 25 % fast).
+    spans: (start_s, end_s) stretches of the input that carry the mark on their own.
     """
 
     p_value: float
@@ -23,6 +27,9 @@ class Verdict:
     key_index: int | None
     offset_s: float | None
     z_score: float
+    payload_id: int | None = None
+    scale: float = 1.0
+    spans: tuple[tuple[float, float], ...] = ()
 
     def watermarked(self, threshold: float) -> bool:
         return self.p_value <= threshold
@@ -43,4 +50,8 @@ class Watermarker(Protocol):
 
     def verify(self, samples: np.ndarray, sample_rate: int, mark_id: int) -> Verdict:
         """Test for one mark given in advance (the gate's question); p-value for that mark alone."""
+        ...
+
+    def match(self, samples: np.ndarray, sample_rate: int, candidates: Sequence[int]) -> Verdict:
+        """Test for any of several marks (an auditor's ledger); the p-value counts every candidate."""
         ...

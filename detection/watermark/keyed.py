@@ -1,153 +1,79 @@
 """The built-in keyed watermark: spread spectrum on the short-time log-magnitude spectrum.
 
 Why this design:
-- The mark is a keyed pattern of tiny gains (+/- `strength` nepers) on STFT bins between 200 Hz and
-  7 kHz, analysed at 16 kHz so every output rate and any resampling look the same to the detector.
-- Each frame row of a 64-frame period (1.024 s) has its own random signs, and a random 40 % of its
-  bins carry a constant "sync" symbol; the rest carry the 64 channel bits of the payload, spread over
-  the period. Nothing but the key tells mark from audio.
-- Detection folds the whitened log-magnitudes onto the period and correlates with the pattern at every
-  frame offset and at 8 sub-hop shifts, so an excerpt cut anywhere is found. Under the null (audio
-  that never saw this key) the correlation is a sum of independent random signs weighted by the
-  audio, so Hoeffding's inequality bounds its tail exactly: p <= exp(-z^2 / 2) for any audio, with no
-  model of speech needed. The bound is multiplied by the number of alignments and keys tried.
+- The mark is a keyed pattern of small gains (+/- `strength` nepers) on the STFT bins between 200 Hz
+  and 7 kHz (see `pattern` for the layout, `spectral` for the analysis). A gain scales what is there,
+  so the mark hides under the speech and digital silence stays silent.
+- Payload bins are embedded "informed": the speech's own projection on each bit's bins is measured and
+  cancelled per period, so the decoder reads the bit rather than the speech.
+- Detection folds whitened log-magnitudes onto the 1.024 s period and correlates them with the
+  pattern at every frame offset, sub-hop shift, time-scale, frequency band and key. Given the audio,
+  the correlation of audio that never saw the key is a sum of independent random signs, so
+  Hoeffding's inequality bounds its tail for any audio: p <= exp(-z^2 / 2). That bound is multiplied by
+  the number of tests made (alignments x scales x bands x keys x candidate marks): a calibrated
+  p-value with no model of speech or noise.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from functools import cached_property
+from typing import Callable, Sequence
 
 import numpy as np
 import soxr
-from scipy.ndimage import uniform_filter1d
 
 from detection.watermark import payload as payload_code
 from detection.watermark.base import Verdict
+from detection.watermark.pattern import BANDS_HZ, CHANNELS, PERIOD, SYNC_ROLE, WatermarkKey
+from detection.watermark.spectral import (
+    ANALYSIS_RATE, BIN_HI, BIN_LO, HOP, N_BINS, N_FFT, bin_of, detection_features, frames, overlap_add,
+    power_spectrum, to_analysis_rate, whitened_log_magnitude,
+)
 
-ANALYSIS_RATE = 16000
-N_FFT = 512
-HOP = N_FFT // 2
-BAND_HZ = (200.0, 7000.0)
-PERIOD = 64  # frames; 64 * 16 ms = 1.024 s
-SYNC_SHARE = 0.4
-SUB_SHIFTS = 8  # detection tries HOP / SUB_SHIFTS-sample steps within a hop
-WHITEN_BINS = 9
-_LOG_FLOOR = 1e-6
-_BIN_LO = int(np.ceil(BAND_HZ[0] * N_FFT / ANALYSIS_RATE))
-_BIN_HI = int(np.floor(BAND_HZ[1] * N_FFT / ANALYSIS_RATE)) + 1
-N_BINS = _BIN_HI - _BIN_LO
-_SYNC_ROLE = -1
+SUB_SHIFTS = 4  # detection tries HOP / SUB_SHIFTS-sample steps within a hop
+# Playback speeds searched by `detect` and `match` (1.25 is AudioSeal's speed edit), nearest first.
+SCALES = (1.0, 1.25, 0.8, 1.1, 1 / 1.1)
+_EARLY_EXIT_P = 1e-12  # stop the scale search once a scale gives this (the bound still counts all)
 _INFORMED_PASSES = 3
 _REALISED_GAIN_INV = 1.5  # ~1 / (share of a frame's gain that survives overlap-add and whitening)
 _SHORT_CLIP_S = 4.0  # audible seconds below which the strength rises as 1 / sqrt(duration)
 _MAX_STRENGTH = 0.25
 _MAX_GAIN = 3.0  # no bin moves by more than this many times `strength`
-_AUDIBLE_FLOOR = 1e-5  # frames 50 dB below the loudest are left to the plain spread-spectrum gain
-
-
-def _window() -> np.ndarray:
-    """sqrt-Hann (periodic): analysis x synthesis windows sum to one at 50 % overlap."""
-    return np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float64)
-
-
-_WINDOW = _window()
+_AUDIBLE_FLOOR = 1e-5  # frames 50 dB below the loudest get no host cancellation
+_SEGMENT_FRAMES = 3 * PERIOD  # ~3.07 s windows scored on their own
+_MAX_WINDOWED_FRAMES = 60 * ANALYSIS_RATE // HOP  # clips up to a minute get windows
+_LOCAL_WINDOW = 31  # frames (~0.5 s) per localisation window
+_LOCAL_Z = 3.0
+_LOCAL_FRACTION = 0.4  # of the strongest window's z: where a window is about half over the mark
+_MIN_SPAN_S = 0.25
 
 
 @dataclass(frozen=True)
-class WatermarkKey:
-    """A secret (>= 16 bytes) and the pattern it expands to.
+class _Best:
+    z: float
+    scale: float
+    shift: int
+    key_index: int
+    offset: int
+    band: int
+    candidate: int
+    aligned: np.ndarray  # (PERIOD * N_BINS, PERIOD) folded features of the best (scale, shift), see _aligned
+    features: np.ndarray  # (T, N_BINS) of the best (scale, shift)
 
-    The pattern is derived with SHAKE-256, so it is the same on every platform and numpy version.
-    """
-
-    secret: bytes
-
-    def __post_init__(self) -> None:
-        if len(self.secret) < 16:
-            raise ValueError("a watermark key needs at least 16 secret bytes")
-
-    def _stream(self, label: bytes, n: int) -> bytes:
-        return hashlib.shake_256(b"voicekit-keyed-watermark-v1/" + label + b"/" + self.secret).digest(n)
-
-    @cached_property
-    def signs(self) -> np.ndarray:
-        """(PERIOD, N_BINS) float64 of +/-1."""
-        raw = np.frombuffer(self._stream(b"signs", PERIOD * N_BINS), np.uint8)
-        return np.where(raw & 1, 1.0, -1.0).reshape(PERIOD, N_BINS)
-
-    @cached_property
-    def roles(self) -> np.ndarray:
-        """(PERIOD, N_BINS) int: _SYNC_ROLE for sync bins, else the channel bit (0..63) the bin carries."""
-        order = np.frombuffer(self._stream(b"roles", PERIOD * N_BINS * 4), "<u4").reshape(PERIOD, N_BINS)
-        n_sync = int(round(SYNC_SHARE * N_BINS))
-        roles = np.empty((PERIOD, N_BINS), np.int64)
-        for row in range(PERIOD):
-            perm = np.argsort(order[row], kind="stable")
-            roles[row, perm[:n_sync]] = _SYNC_ROLE
-            # Rotate the bit assignment by row so every bit gets the same share of bins per period.
-            data_bins = perm[n_sync:]
-            roles[row, data_bins] = (np.arange(len(data_bins)) + row * len(data_bins)) % payload_code.CODED_BITS
-        return roles
-
-    @cached_property
-    def sync_pattern(self) -> np.ndarray:
-        return np.where(self.roles == _SYNC_ROLE, self.signs, 0.0)
-
-    @cached_property
-    def sync_mask(self) -> np.ndarray:
-        return (self.roles == _SYNC_ROLE).astype(np.float64)
-
-    @cached_property
-    def bit_matrix(self) -> np.ndarray:
-        """(PERIOD * N_BINS, CODED_BITS): signed one-hot, so folded @ bit_matrix gives per-bit soft values."""
-        m = np.zeros((PERIOD * N_BINS, payload_code.CODED_BITS))
-        flat_roles = self.roles.ravel()
-        data = np.nonzero(flat_roles != _SYNC_ROLE)[0]
-        m[data, flat_roles[data]] = self.signs.ravel()[data]
-        return m
+    def channel_bits(self, key: WatermarkKey) -> np.ndarray:
+        """Soft values of the 64 channel bits in the best band at the best offset."""
+        first = self.band * CHANNELS + 1
+        return key.channel_matrix[first: first + CHANNELS - 1] @ self.aligned[:, self.offset]
 
 
-def _to_analysis_rate(samples: np.ndarray, sample_rate: int) -> np.ndarray:
-    x = np.asarray(samples, np.float64)
-    if sample_rate == ANALYSIS_RATE:
-        return x
-    return soxr.resample(x, sample_rate, ANALYSIS_RATE, quality="HQ")
-
-
-def _frames(x: np.ndarray, start: int) -> np.ndarray:
-    """(T, N_FFT) windowed frames starting at `start`, hop HOP."""
-    n = (len(x) - start - N_FFT) // HOP + 1
-    if n <= 0:
-        return np.zeros((0, N_FFT))
-    idx = start + np.arange(n)[:, None] * HOP + np.arange(N_FFT)[None, :]
-    return x[idx] * _WINDOW
-
-
-def _overlap_add(spectrum: np.ndarray, delta: np.ndarray, length: int) -> np.ndarray:
-    """The time signal that changes each in-band bin of `spectrum` by the gain exp(delta)."""
-    gains = np.zeros(spectrum.shape)
-    gains[:, _BIN_LO:_BIN_HI] = np.expm1(delta)
-    frames = np.fft.irfft(spectrum * gains, n=N_FFT, axis=1) * _WINDOW
-    out = np.zeros(length)
-    for t, frame in enumerate(frames):
-        out[t * HOP: t * HOP + N_FFT] += frame
-    return out
-
-
-def _whitened_log_magnitude(x: np.ndarray, start: int) -> np.ndarray:
-    """(T, N_BINS): log-magnitude minus its local mean across frequency (removes the spectral envelope)."""
-    spec = np.abs(np.fft.rfft(_frames(x, start), axis=1))
-    logmag = np.log(spec + _LOG_FLOOR)
-    smooth = uniform_filter1d(logmag, WHITEN_BINS, axis=1, mode="nearest")
-    return (logmag - smooth)[:, _BIN_LO:_BIN_HI]
+# A scorer maps (aligned features, key) to z for every (offset, band, candidate).
+Scorer = Callable[[np.ndarray, WatermarkKey], np.ndarray]
 
 
 class KeyedWatermark:
     """The offline default watermarker.
 
     keys: newest first. Embedding uses keys[0]; detection tries all of them (rotation keeps old
-    outputs detectable). strength: gain per bin in nepers (0.1 = +/-0.87 dB).
+    outputs detectable). strength: gain per bin in nepers (0.08 = +/-0.7 dB), raised for short clips.
     """
 
     name = "keyed-v1"
@@ -160,40 +86,34 @@ class KeyedWatermark:
 
     # -- embedding --------------------------------------------------------------------------------
     def embed(self, samples: np.ndarray, sample_rate: int, mark_id: int) -> np.ndarray:
-        """float32 mono at sample_rate -> float32 of the same length, marked with mark_id (32 bits).
-
-        Informed embedding: the audio's own projection onto each symbol's bins (per 1.024 s period)
-        is measured and cancelled over a few passes, so the detector sees the symbol, not the speech.
-        Digital silence stays silent (the mark is a gain on what is there).
-        """
+        """float32 mono at sample_rate -> float32 of the same length, marked with mark_id (32 bits)."""
         key = self.keys[0]
         audio = np.asarray(samples, np.float32)
-        x = _to_analysis_rate(audio, sample_rate)
-        spectrum = np.fft.rfft(_frames(x, 0), axis=1)
+        x = to_analysis_rate(audio, sample_rate)
+        spectrum = np.fft.rfft(frames(x, 0), axis=1)
         n_frames = len(spectrum)
         if n_frames == 0:
             return audio.copy()
         rows = np.arange(n_frames) % PERIOD
         roles = key.roles[rows]
-        bits = payload_code.encode(mark_id).astype(np.float64)
-        direction = key.signs[rows] * np.where(roles == _SYNC_ROLE, 1.0, bits[np.clip(roles, 0, None)])
+        direction = key.symbols(payload_code.encode(mark_id))[rows]
         # One group per (period, symbol): the unit whose mean projection is driven to `strength`.
         groups = (np.arange(n_frames) // PERIOD)[:, None] * (payload_code.CODED_BITS + 1) + (roles + 1)
-        energy = np.sum(np.abs(spectrum[:, _BIN_LO:_BIN_HI]) ** 2, axis=1)
+        energy = np.sum(np.abs(spectrum[:, BIN_LO:BIN_HI]) ** 2, axis=1)
         audible_frames = energy > _AUDIBLE_FLOOR * energy.max()
         strength = self._strength_for(int(audible_frames.sum()))
         # Sync bins keep the plain spread-spectrum gain; only payload bins get the host cancelled.
-        informed = audible_frames[:, None] & (roles != _SYNC_ROLE)
+        informed = audible_frames[:, None] & (roles != SYNC_ROLE)
         delta = strength * direction
-        residual = _overlap_add(spectrum, delta, len(x))
+        residual = overlap_add(spectrum, delta, len(x))
         for _ in range(_INFORMED_PASSES):
-            seen = _whitened_log_magnitude(x + residual, 0)[:n_frames] * direction
+            seen = whitened_log_magnitude(power_spectrum(x + residual, 0))[:n_frames] * direction
             counts = np.bincount(groups[informed], minlength=groups.max() + 1)
             means = np.bincount(groups[informed], seen[informed], minlength=groups.max() + 1)
             error = strength - np.divide(means, counts, out=np.zeros_like(means), where=counts > 0)
             delta = np.where(informed, delta + _REALISED_GAIN_INV * error[groups] * direction, delta)
             delta = np.clip(delta, -_MAX_GAIN * strength, _MAX_GAIN * strength)
-            residual = _overlap_add(spectrum, delta, len(x))
+            residual = overlap_add(spectrum, delta, len(x))
         if sample_rate != ANALYSIS_RATE:
             residual = soxr.resample(residual, ANALYSIS_RATE, sample_rate, quality="HQ")
         n = min(len(audio), len(residual))
@@ -209,63 +129,167 @@ class KeyedWatermark:
 
     # -- detection --------------------------------------------------------------------------------
     def detect(self, samples: np.ndarray, sample_rate: int) -> Verdict:
-        """Blind search: the sync symbols at every key, sub-hop shift and frame offset, then the payload."""
-        return self._search(samples, sample_rate, lambda key: (key.sync_pattern, key.sync_mask))
+        """Blind: the sync symbols at every alignment, scale, band and key; then the payload there."""
+
+        def sync_only(aligned: np.ndarray, key: WatermarkKey) -> np.ndarray:
+            corr = (key.sync_matrix @ aligned).T
+            return _ratio(corr, _energies(aligned, key)[..., 0])[..., None]
+
+        best, n_tests = self._scan(samples, sample_rate, SCALES, sync_only, n_candidates=1)
+        if best is None:
+            return _nothing()
+        key = self.keys[best.key_index]
+        mark_id = payload_code.decode(best.channel_bits(key))
+        return self._verdict(best, n_tests, mark_id, key.signs * (key.roles == SYNC_ROLE), mark_id)
 
     def verify(self, samples: np.ndarray, sample_rate: int, mark_id: int) -> Verdict:
-        """Test for one given mark: every bin's expected symbol is known, so the test is ~1.6x stronger.
+        """The release gate's question: does this audio, at its own speed, carry this mark?
 
-        The p-value bounds the chance that audio without this mark scores as high; a caller that tries
-        several candidate marks must multiply it by how many it tried.
+        Every bin's expected symbol is known, so the test is about twice as strong as the blind one.
         """
-        bits = payload_code.encode(mark_id).astype(np.float64)
+        return self.match(samples, sample_rate, [mark_id], scales=(1.0,))
 
-        def expected(key: WatermarkKey) -> tuple[np.ndarray, np.ndarray]:
-            symbols = np.where(key.roles == _SYNC_ROLE, 1.0, bits[np.clip(key.roles, 0, None)])
-            return key.signs * symbols, np.ones_like(key.signs)
+    def match(
+        self, samples: np.ndarray, sample_rate: int, candidates: Sequence[int], scales: Sequence[float] = SCALES
+    ) -> Verdict:
+        """Test for any of `candidates` (say, every mark in the ledger); the p-value counts them all.
 
-        return self._search(samples, sample_rate, expected)
+        mark_id in the verdict: the best-matching candidate (whether or not it is significant).
+        """
+        if not candidates:
+            return _nothing()
+        codewords = np.stack([payload_code.encode(c) for c in candidates]).astype(np.float64)
 
-    def _search(self, samples: np.ndarray, sample_rate: int, pattern_of) -> Verdict:
-        x = _to_analysis_rate(np.asarray(samples, np.float32), sample_rate)
-        n_alignments = len(self.keys) * SUB_SHIFTS * PERIOD
-        patterns = [pattern_of(key) for key in self.keys]
-        best = (-np.inf, None, 0, 0, None)  # z, key index, shift, offset, folded
-        for shift in range(0, HOP, HOP // SUB_SHIFTS):
-            white = _whitened_log_magnitude(x, shift)
-            if len(white) == 0:
-                continue
-            folded = np.zeros((PERIOD, N_BINS))
-            np.add.at(folded, np.arange(len(white)) % PERIOD, white)
-            for key_index, (pattern, mask) in enumerate(patterns):
-                z, offset = _best_offset(folded, pattern, mask)
-                if z > best[0]:
-                    best = (z, key_index, shift, offset, folded)
-        z, key_index, shift, offset, folded = best
-        if folded is None:
-            return Verdict(p_value=1.0, mark_id=None, key_index=None, offset_s=None, z_score=0.0)
-        p_value = 1.0 if z <= 0 else min(1.0, n_alignments * float(np.exp(-0.5 * z * z)))
-        aligned = np.roll(folded, offset, axis=0)  # row r of `aligned` now matches pattern row r
-        soft = aligned.ravel() @ self.keys[key_index].bit_matrix
-        # The first frame at pattern row 0 starts at frame index (PERIOD - offset) % PERIOD.
-        first = shift + ((PERIOD - offset) % PERIOD) * HOP
+        def expected(aligned: np.ndarray, key: WatermarkKey) -> np.ndarray:
+            corr = (key.channel_matrix @ aligned).T.reshape(PERIOD, len(BANDS_HZ), CHANNELS)
+            return _ratio(corr[..., :1] + corr[..., 1:] @ codewords.T, _energies(aligned, key)[..., 1:2])
+
+        best, n_tests = self._scan(samples, sample_rate, scales, expected, n_candidates=len(candidates))
+        if best is None:
+            return _nothing()
+        key = self.keys[best.key_index]
+        mark_id = int(candidates[best.candidate])
+        pattern = key.symbols(payload_code.encode(mark_id))
+        return self._verdict(best, n_tests, mark_id, pattern, payload_code.decode(best.channel_bits(key)))
+
+    def _scan(
+        self, samples: np.ndarray, sample_rate: int, scales: Sequence[float], score: Scorer, n_candidates: int
+    ) -> tuple[_Best | None, int]:
+        """The strongest z over every scale, sub-hop shift, segment, key, offset, band and candidate,
+        and how many tests that plan holds (fixed by the clip's length, whatever the early exit skips)."""
+        per_alignment = SUB_SHIFTS * PERIOD * len(BANDS_HZ) * len(self.keys) * n_candidates
+        n_tests = per_alignment * sum(
+            len(_segments(_frame_count(len(samples), sample_rate, scale))) for scale in scales)
+        best: _Best | None = None
+        for scale in scales:
+            x = to_analysis_rate(np.asarray(samples, np.float32), sample_rate / scale)
+            for shift in range(0, HOP, HOP // SUB_SHIFTS):
+                features = detection_features(x, shift)
+                for start, stop in _segments(len(features)):
+                    aligned = _aligned(_fold(features[start:stop], first_frame=start))
+                    for key_index, key in enumerate(self.keys):
+                        z = score(aligned, key)  # (PERIOD, bands, candidates)
+                        offset, band, candidate = np.unravel_index(int(np.argmax(z)), z.shape)
+                        if best is None or z[offset, band, candidate] > best.z:
+                            best = _Best(float(z[offset, band, candidate]), scale, shift, key_index,
+                                         int(offset), int(band), int(candidate), aligned, features)
+            if best is not None and _p_value(best.z, n_tests) <= _EARLY_EXIT_P:
+                break
+        return best, n_tests
+
+    def _verdict(
+        self, best: _Best, n_tests: int, mark_id: int | None, pattern: np.ndarray, payload_id: int | None
+    ) -> Verdict:
+        # Frame t of the best analysis meets pattern row (t + offset) % PERIOD; row 0 first at frame
+        # (PERIOD - offset) % PERIOD. Analysis time maps back to input time by dividing by the scale.
+        first = best.shift + ((PERIOD - best.offset) % PERIOD) * HOP
         return Verdict(
-            p_value=p_value,
-            mark_id=payload_code.decode(soft),
-            key_index=key_index,
-            offset_s=first / ANALYSIS_RATE,
-            z_score=float(z),
+            p_value=_p_value(best.z, n_tests),
+            mark_id=mark_id,
+            key_index=best.key_index,
+            offset_s=first / ANALYSIS_RATE / best.scale,
+            z_score=best.z,
+            payload_id=payload_id,
+            scale=best.scale,
+            spans=_spans(best, pattern),
         )
 
 
-def _best_offset(folded: np.ndarray, pattern: np.ndarray, mask: np.ndarray) -> tuple[float, int]:
-    """z-score and offset o maximising the correlation when folded row r meets pattern row (r+o)."""
-    corr = folded @ pattern.T  # [r, q] = folded[r] . pattern[q]
-    energy = (folded * folded) @ mask.T
+def _aligned(folded: np.ndarray) -> np.ndarray:
+    """(PERIOD * N_BINS, PERIOD): column o holds the folded features as pattern rows see them at frame
+    offset o (folded row r meets pattern row (r + o) % PERIOD), so one product scores every offset."""
     rows = np.arange(PERIOD)
-    cols = (rows[None, :] + rows[:, None]) % PERIOD  # [o, r] -> pattern row for folded row r at offset o
-    num = corr[rows[None, :], cols].sum(axis=1)
-    den = np.sqrt(energy[rows[None, :], cols].sum(axis=1))
-    z = np.divide(num, den, out=np.zeros(PERIOD), where=den > 0)
-    o = int(np.argmax(z))
-    return float(z[o]), o
+    return folded.T[:, (rows[:, None] - rows[None, :]) % PERIOD].transpose(1, 0, 2).reshape(-1, PERIOD)
+
+
+def _energies(aligned: np.ndarray, key: WatermarkKey) -> np.ndarray:
+    """(PERIOD, bands, 2): summed squared features over each band's sync bins (0) and all its bins (1)."""
+    return (key.energy_matrix @ (aligned * aligned)).T.reshape(PERIOD, len(BANDS_HZ), 2)
+
+
+def _fold(features: np.ndarray, first_frame: int = 0) -> np.ndarray:
+    """(T, N_BINS) -> (PERIOD, N_BINS): frame t (counted from first_frame) added to row t % PERIOD."""
+    lead = first_frame % PERIOD
+    padded = np.zeros((-(-(lead + len(features)) // PERIOD) * PERIOD, N_BINS))
+    padded[lead: lead + len(features)] = features
+    return padded.reshape(-1, PERIOD, N_BINS).sum(axis=0)
+
+
+def _frame_count(n_samples: int, sample_rate: float, scale: float) -> int:
+    n = int(round(n_samples * ANALYSIS_RATE * scale / sample_rate))
+    return max(0, (n - N_FFT) // HOP + 1)
+
+
+def _segments(n_frames: int) -> list[tuple[int, int]]:
+    """The whole clip, plus ~3 s windows every ~1.5 s when the clip is longer than two windows, so a
+    marked excerpt spliced into unmarked audio is not diluted by it. Clips over _MAX_WINDOWED_FRAMES
+    are scored whole only (keeps long files linear in cost)."""
+    if n_frames <= 0:
+        return []
+    whole = [(0, n_frames)]
+    if n_frames <= 2 * _SEGMENT_FRAMES or n_frames > _MAX_WINDOWED_FRAMES:
+        return whole
+    step = _SEGMENT_FRAMES // 2
+    return whole + [(a, a + _SEGMENT_FRAMES) for a in range(0, n_frames - _SEGMENT_FRAMES + 1, step)]
+
+
+def _ratio(num: np.ndarray, energy: np.ndarray) -> np.ndarray:
+    return np.divide(num, np.sqrt(energy), out=np.zeros(np.broadcast(num, energy).shape), where=energy > 0)
+
+
+def _p_value(z: float, n_tests: int) -> float:
+    """Hoeffding's bound for a Rademacher sum, times the number of tests (union bound)."""
+    return 1.0 if z <= 0 else min(1.0, n_tests * float(np.exp(-0.5 * z * z)))
+
+
+def _nothing() -> Verdict:
+    return Verdict(p_value=1.0, mark_id=None, key_index=None, offset_s=None, z_score=0.0)
+
+
+def _spans(best: _Best, pattern: np.ndarray) -> tuple[tuple[float, float], ...]:
+    """Input-time spans (seconds) where a ~0.5 s window alone shows the mark.
+
+    A window counts when its z reaches half the strongest window's (and at least _LOCAL_Z): at a
+    boundary between marked and unmarked audio that is where the window is half over the mark.
+    """
+    features = best.features
+    n = len(features)
+    if n < _LOCAL_WINDOW:
+        return ()
+    lo, hi = bin_of(BANDS_HZ[best.band][0]), bin_of(BANDS_HZ[best.band][1])
+    expected = pattern[(np.arange(n) + best.offset) % PERIOD][:, lo:hi]
+    used = expected != 0
+    kernel = np.ones(_LOCAL_WINDOW)
+    corr = np.convolve(np.sum(features[:, lo:hi] * expected, axis=1), kernel, mode="same")
+    energy = np.convolve(np.sum(np.where(used, features[:, lo:hi] ** 2, 0.0), axis=1), kernel, mode="same")
+    z = _ratio(corr, energy)
+    marked = z >= max(_LOCAL_Z, _LOCAL_FRACTION * z.max())
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], marked.astype(np.int8), [0]])))
+    spans = []
+    for start, stop in zip(edges[::2], edges[1::2]):
+        # Frame t is centred at shift + t * HOP + N_FFT / 2 samples of the analysis signal.
+        t0 = (best.shift + start * HOP + N_FFT / 2 - HOP / 2) / ANALYSIS_RATE / best.scale
+        t1 = (best.shift + (stop - 1) * HOP + N_FFT / 2 + HOP / 2) / ANALYSIS_RATE / best.scale
+        if t1 - t0 >= _MIN_SPAN_S:
+            spans.append((round(max(t0, 0.0), 3), round(t1, 3)))
+    return tuple(spans)

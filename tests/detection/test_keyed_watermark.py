@@ -9,6 +9,12 @@ from detection.gate import RELEASE_P_VALUE
 from detection.watermark import KeyedWatermark, WatermarkKey
 from tests.conftest import HUMAN_RECORDING
 
+
+def soxr_resample(samples, from_rate, to_rate):
+    import soxr
+
+    return soxr.resample(samples, from_rate, to_rate).astype(np.float32)
+
 KEY = WatermarkKey(b"k" * 32)
 OTHER_KEY = WatermarkKey(b"o" * 32)
 
@@ -41,12 +47,43 @@ def test_the_mark_survives_mp3_and_a_change_of_rate(heart_samples):
     assert verdict.p_value <= RELEASE_P_VALUE and verdict.mark_id == 0x42
 
 
-def test_an_excerpt_cut_at_any_offset_is_found(heart_samples):
+def test_an_excerpt_cut_at_any_offset_is_matched_to_its_mark(heart_samples):
     wm = KeyedWatermark([KEY])
     marked = wm.embed(heart_samples, 24000, 0x1234ABCD)
     excerpt = marked[12345: 12345 + 3 * 24000]
-    verdict = wm.detect(excerpt, 24000)
-    assert verdict.p_value <= RELEASE_P_VALUE
+    issued = [0x1234ABCD] + list(range(1, 1000))  # the mark among a thousand others in a ledger
+    verdict = wm.match(excerpt, 24000, issued)
+    assert verdict.p_value <= RELEASE_P_VALUE and verdict.mark_id == 0x1234ABCD
+
+
+def test_speech_played_faster_is_found_at_its_speed(heart_samples):
+    import soxr
+
+    wm = KeyedWatermark([KEY])
+    marked = wm.embed(heart_samples, 24000, 0x5EED)
+    faster = soxr.resample(marked, 24000 * 1.25, 24000)  # AudioSeal's speed edit: 25 % faster, higher
+    verdict = wm.detect(faster, 24000)
+    assert verdict.p_value <= RELEASE_P_VALUE and verdict.scale == 1.25 and verdict.mark_id == 0x5EED
+
+
+def test_a_spliced_excerpt_is_localised_within_a_quarter_second(studio):
+    speech = studio.engine("heart").synthesize(
+        "She sells sea shells by the sea shore and the shells she sells are surely seashells "
+        "from the shore so she says.")
+    wm = KeyedWatermark([KEY])
+    marked = wm.embed(speech, 24000, 0xFEED)
+    excerpt = marked[int(2.6 * 24000): int(5.6 * 24000)]  # 3 s of continuous speech (no pause)
+    blocks = excerpt[: len(excerpt) // 2400 * 2400].reshape(-1, 2400)
+    assert np.all(10 * np.log10(np.mean(blocks ** 2, axis=1)) > -45)
+    unmarked, rate = decode_file(HUMAN_RECORDING)
+    host = soxr_resample(unmarked, rate, 24000)[: 10 * 24000].copy()
+    start = int(4.2 * 24000)
+    host[start: start + len(excerpt)] = excerpt
+    verdict = wm.match(host, 24000, [0xFEED, 1, 2, 3])
+    assert verdict.p_value <= RELEASE_P_VALUE and verdict.mark_id == 0xFEED
+    assert len(verdict.spans) == 1, verdict.spans
+    begin, end = verdict.spans[0]
+    assert abs(begin - 4.2) <= 0.25 and abs(end - 7.2) <= 0.25, verdict.spans
 
 
 def test_unmarked_speech_and_a_wrong_key_find_nothing(heart_samples):

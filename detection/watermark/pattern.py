@@ -1,0 +1,101 @@
+"""A watermark key and the pattern it expands to: signs and roles for every (frame row, bin).
+
+The pattern repeats every PERIOD frames (64 x 16 ms = 1.024 s). In each row a keyed 40 % of the bins
+carry the constant sync symbol; the others carry one of the 64 channel bits, rotated so every bit gets
+the same share of each period. Derived with SHAKE-256: identical on every platform and numpy version.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+from scipy import sparse
+
+from detection.watermark import payload as payload_code
+from detection.watermark.spectral import N_BINS, bin_of
+
+PERIOD = 64
+SYNC_SHARE = 0.4
+SYNC_ROLE = -1
+CHANNELS = 1 + payload_code.CODED_BITS  # channel 0 = sync, 1 + j = channel bit j
+# Frequency bands tested separately, so a mark that survives only in part of the spectrum (a
+# low-pass at 500 Hz, a high-pass at 1.5 kHz) is not diluted by the bins an edit removed.
+BANDS_HZ = ((200.0, 7000.0), (200.0, 600.0), (200.0, 1500.0), (1500.0, 7000.0), (500.0, 5000.0))
+
+
+@dataclass(frozen=True)
+class WatermarkKey:
+    """secret: at least 16 bytes (the studio derives 32 from the registry key with HKDF)."""
+
+    secret: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.secret) < 16:
+            raise ValueError("a watermark key needs at least 16 secret bytes")
+
+    def _stream(self, label: bytes, n: int) -> bytes:
+        return hashlib.shake_256(b"voicekit-keyed-watermark-v1/" + label + b"/" + self.secret).digest(n)
+
+    @cached_property
+    def signs(self) -> np.ndarray:
+        """(PERIOD, N_BINS) float64 of +/-1."""
+        raw = np.frombuffer(self._stream(b"signs", PERIOD * N_BINS), np.uint8)
+        return np.where(raw & 1, 1.0, -1.0).reshape(PERIOD, N_BINS)
+
+    @cached_property
+    def roles(self) -> np.ndarray:
+        """(PERIOD, N_BINS) int: SYNC_ROLE, or the channel bit 0..63 the bin carries."""
+        order = np.frombuffer(self._stream(b"roles", PERIOD * N_BINS * 4), "<u4").reshape(PERIOD, N_BINS)
+        n_sync = int(round(SYNC_SHARE * N_BINS))
+        roles = np.empty((PERIOD, N_BINS), np.int64)
+        for row in range(PERIOD):
+            perm = np.argsort(order[row], kind="stable")
+            roles[row, perm[:n_sync]] = SYNC_ROLE
+            data_bins = perm[n_sync:]
+            roles[row, data_bins] = (np.arange(len(data_bins)) + row * len(data_bins)) % payload_code.CODED_BITS
+        return roles
+
+    def symbols(self, channel_bits: np.ndarray) -> np.ndarray:
+        """(PERIOD, N_BINS) of +/-1: the sign each bin is pushed towards for these channel bits."""
+        bits = np.asarray(channel_bits, np.float64)
+        return self.signs * np.where(self.roles == SYNC_ROLE, 1.0, bits[np.clip(self.roles, 0, None)])
+
+    @cached_property
+    def channel_matrix(self) -> sparse.csr_matrix:
+        """(len(BANDS_HZ) * CHANNELS, PERIOD * N_BINS), signed one-hot: this @ flattened folded features
+        = the correlation of every channel (row b * CHANNELS + c: band b, channel c) in every band."""
+        return self._band_matrix(channel=(self.roles + 1).ravel(), n_channels=CHANNELS, signed=True)
+
+    @cached_property
+    def sync_matrix(self) -> sparse.csr_matrix:
+        """The sync rows of channel_matrix only: (len(BANDS_HZ), PERIOD * N_BINS)."""
+        return self.channel_matrix[np.arange(len(BANDS_HZ)) * CHANNELS]
+
+    @cached_property
+    def energy_matrix(self) -> sparse.csr_matrix:
+        """(2 * len(BANDS_HZ), PERIOD * N_BINS) of 0/1: row 2b = band b's sync bins, row 2b + 1 = all its bins."""
+        sync = (self.roles == SYNC_ROLE).ravel().astype(np.int64)
+        sync_rows = self._band_matrix(channel=np.zeros_like(sync), n_channels=1, signed=False, keep=sync == 1)
+        all_rows = self._band_matrix(channel=np.zeros_like(sync), n_channels=1, signed=False)
+        return sparse.vstack([sync_rows, all_rows])[np.ravel(np.column_stack(
+            [np.arange(len(BANDS_HZ)), len(BANDS_HZ) + np.arange(len(BANDS_HZ))]))].tocsr()
+
+    def _band_matrix(self, channel: np.ndarray, n_channels: int, signed: bool,
+                     keep: np.ndarray | None = None) -> sparse.csr_matrix:
+        rows, cols, vals = [], [], []
+        bins = np.tile(np.arange(N_BINS), PERIOD)
+        signs = self.signs.ravel() if signed else np.ones(PERIOD * N_BINS)
+        for b, (lo, hi) in enumerate(BANDS_HZ):
+            inside = (bins >= bin_of(lo)) & (bins < bin_of(hi))
+            if keep is not None:
+                inside &= keep
+            cells = np.nonzero(inside)[0]
+            rows.append(b * n_channels + channel[cells])
+            cols.append(cells)
+            vals.append(signs[cells])
+        return sparse.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(len(BANDS_HZ) * n_channels, PERIOD * N_BINS),
+        )

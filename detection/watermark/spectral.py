@@ -1,0 +1,82 @@
+"""The time-frequency view the keyed watermark lives in: 16 kHz, 512-point sqrt-Hann frames, hop 256.
+
+Everything is analysed at 16 kHz so any output rate, and any resampling on the way, looks the same.
+"""
+from __future__ import annotations
+
+import numpy as np
+import soxr
+from scipy.ndimage import uniform_filter1d
+
+ANALYSIS_RATE = 16000
+N_FFT = 512
+HOP = N_FFT // 2
+BAND_HZ = (200.0, 7000.0)
+BIN_LO = int(np.ceil(BAND_HZ[0] * N_FFT / ANALYSIS_RATE))
+BIN_HI = int(np.floor(BAND_HZ[1] * N_FFT / ANALYSIS_RATE)) + 1
+N_BINS = BIN_HI - BIN_LO
+WHITEN_BINS = 9
+_LOG_FLOOR = 1e-6
+_NOISE_PERCENTILE = 20  # per-bin noise floor: this percentile of the bin's power over time
+WINDOW = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT))  # sqrt-Hann: OLA sums to 1
+
+
+def bin_of(hz: float) -> int:
+    """Index into the N_BINS in-band bins of the bin nearest `hz`, clipped to the band."""
+    return int(np.clip(round(hz * N_FFT / ANALYSIS_RATE) - BIN_LO, 0, N_BINS))
+
+
+def to_analysis_rate(samples: np.ndarray, sample_rate: float) -> np.ndarray:
+    """float samples at sample_rate (Hz; may be fractional during a time-scale search) -> float64 at 16 kHz."""
+    x = np.asarray(samples, np.float64)
+    if sample_rate == ANALYSIS_RATE or len(x) == 0:
+        return x
+    return soxr.resample(x, sample_rate, ANALYSIS_RATE, quality="HQ")
+
+
+def frames(x: np.ndarray, start: int) -> np.ndarray:
+    """(T, N_FFT) windowed frames of x beginning at sample `start`, hop HOP."""
+    n = (len(x) - start - N_FFT) // HOP + 1
+    if n <= 0:
+        return np.zeros((0, N_FFT))
+    idx = start + np.arange(n)[:, None] * HOP + np.arange(N_FFT)[None, :]
+    return x[idx] * WINDOW
+
+
+def overlap_add(spectrum: np.ndarray, delta: np.ndarray, length: int) -> np.ndarray:
+    """The time signal (length samples at 16 kHz) that scales each in-band bin of `spectrum` by exp(delta)."""
+    gains = np.zeros(spectrum.shape)
+    gains[:, BIN_LO:BIN_HI] = np.expm1(delta)
+    pieces = np.fft.irfft(spectrum * gains, n=N_FFT, axis=1) * WINDOW
+    out = np.zeros(length)
+    for t, piece in enumerate(pieces):
+        out[t * HOP: t * HOP + N_FFT] += piece
+    return out
+
+
+def whitened_log_magnitude(power: np.ndarray) -> np.ndarray:
+    """(T, N_BINS) from (T, N_FFT/2+1) power: log-magnitude minus its local mean across frequency,
+    which removes the spectral envelope and leaves the fine structure the mark modulates."""
+    logmag = 0.5 * np.log(power + _LOG_FLOOR ** 2)
+    smooth = uniform_filter1d(logmag, WHITEN_BINS, axis=1, mode="nearest")
+    return (logmag - smooth)[:, BIN_LO:BIN_HI]
+
+
+def power_spectrum(x: np.ndarray, start: int) -> np.ndarray:
+    return np.abs(np.fft.rfft(frames(x, start), axis=1)) ** 2
+
+
+def detection_features(x: np.ndarray, start: int) -> np.ndarray:
+    """(T, N_BINS) whitened log-magnitude, weighed by how far each bin stands above its noise floor.
+
+    Bins buried in added noise carry no mark but would add variance, so they are faded out. The
+    weights are computed from the audio alone, never from a key, so the detector's null bound holds.
+    """
+    power = power_spectrum(x, start)
+    white = whitened_log_magnitude(power)
+    if len(power) < 8:
+        return white
+    band = power[:, BIN_LO:BIN_HI]
+    floor = np.percentile(band, _NOISE_PERCENTILE, axis=0) + 1e-12
+    snr_db = 10 * np.log10(band / floor + 1e-12)
+    return white * np.clip((snr_db - 3.0) / 12.0, 0.0, 1.0)
