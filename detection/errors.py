@@ -15,3 +15,11 @@ class PayloadTooLarge(DetectionError):
 
 class GateRefused(DetectionError):
     """The release gate did not find the expected mark in the final encoded audio."""
+
+
+class WatermarkModelMissing(DetectionError):
+    """A watermark model's checkpoint file is not where it was said to be (or nowhere was said)."""
+
+
+class WatermarkModelInvalid(DetectionError):
+    """A watermark model's checkpoint file exists but is not the model it should be (corrupt, wrong model)."""

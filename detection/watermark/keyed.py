@@ -23,7 +23,7 @@ import soxr
 
 from detection.watermark import payload as payload_code
 from detection.watermark.base import Verdict
-from detection.watermark.pattern import BANDS_HZ, CHANNELS, PERIOD, SYNC_ROLE, WatermarkKey
+from detection.watermark.pattern import BANDS_HZ, CHANNELS, PERIOD, SYNC_ROLE, WatermarkKey, band_matrix
 from detection.watermark.spectral import (
     ANALYSIS_RATE, BIN_HI, BIN_LO, HOP, N_BINS, N_FFT, bin_of, detection_features, frames, overlap_add,
     power_spectrum, to_analysis_rate, whitened_log_magnitude,
@@ -39,6 +39,8 @@ _SHORT_CLIP_S = 4.0  # audible seconds below which the strength rises as 1 / sqr
 _MAX_STRENGTH = 0.25
 _MAX_GAIN = 3.0  # no bin moves by more than this many times `strength`
 _AUDIBLE_FLOOR = 1e-5  # frames 50 dB below the loudest get no host cancellation
+_BANDS = band_matrix()
+_MATCH_OFFSETS = 4  # per band: the frame offsets where `match` scores whole codewords
 _SEGMENT_FRAMES = 3 * PERIOD  # ~3.07 s windows scored on their own
 _MAX_WINDOWED_FRAMES = 60 * ANALYSIS_RATE // HOP  # clips up to a minute get windows
 _LOCAL_WINDOW = 31  # frames (~0.5 s) per localisation window
@@ -56,16 +58,16 @@ class _Best:
     offset: int
     band: int
     candidate: int
-    aligned: np.ndarray  # (PERIOD * N_BINS, PERIOD) folded features of the best (scale, shift), see _aligned
+    folded: np.ndarray  # (PERIOD, N_BINS) folded features of the best (scale, shift, segment)
     features: np.ndarray  # (T, N_BINS) of the best (scale, shift)
 
     def channel_bits(self, key: WatermarkKey) -> np.ndarray:
         """Soft values of the 64 channel bits in the best band at the best offset."""
         first = self.band * CHANNELS + 1
-        return key.channel_matrix[first: first + CHANNELS - 1] @ self.aligned[:, self.offset]
+        return key.channel_matrix[first: first + CHANNELS - 1] @ _rolled(self.folded, self.offset)
 
 
-# A scorer maps (aligned features, key) to z for every (offset, band, candidate).
+# A scorer maps (folded features, key) to z for every (offset, band, candidate).
 Scorer = Callable[[np.ndarray, WatermarkKey], np.ndarray]
 
 
@@ -131,9 +133,8 @@ class KeyedWatermark:
     def detect(self, samples: np.ndarray, sample_rate: int) -> Verdict:
         """Blind: the sync symbols at every alignment, scale, band and key; then the payload there."""
 
-        def sync_only(aligned: np.ndarray, key: WatermarkKey) -> np.ndarray:
-            corr = (key.sync_matrix @ aligned).T
-            return _ratio(corr, _energies(aligned, key)[..., 0])[..., None]
+        def sync_only(folded: np.ndarray, key: WatermarkKey) -> np.ndarray:
+            return _sync_z(folded, key)[..., None]
 
         best, n_tests = self._scan(samples, sample_rate, SCALES, sync_only, n_candidates=1)
         if best is None:
@@ -160,9 +161,16 @@ class KeyedWatermark:
             return _nothing()
         codewords = np.stack([payload_code.encode(c) for c in candidates]).astype(np.float64)
 
-        def expected(aligned: np.ndarray, key: WatermarkKey) -> np.ndarray:
-            corr = (key.channel_matrix @ aligned).T.reshape(PERIOD, len(BANDS_HZ), CHANNELS)
-            return _ratio(corr[..., :1] + corr[..., 1:] @ codewords.T, _energies(aligned, key)[..., 1:2])
+        def expected(folded: np.ndarray, key: WatermarkKey) -> np.ndarray:
+            # Whole codewords are scored at the offsets where the sync symbols line up best; the
+            # others keep -inf (the p-value still counts them: the plan, not what was evaluated).
+            z = np.full((PERIOD, len(BANDS_HZ), len(codewords)), -np.inf)
+            offsets = np.unique(np.argsort(_sync_z(folded, key), axis=0)[-_MATCH_OFFSETS:])
+            columns = np.stack([_rolled(folded, o) for o in offsets], axis=1)
+            corr = (key.channel_matrix @ columns).T.reshape(len(offsets), len(BANDS_HZ), CHANNELS)
+            energy = _band_energy(folded)[None, :, None]
+            z[offsets] = _ratio(corr[..., :1] + corr[..., 1:] @ codewords.T, energy)
+            return z
 
         best, n_tests = self._scan(samples, sample_rate, scales, expected, n_candidates=len(candidates))
         if best is None:
@@ -183,16 +191,17 @@ class KeyedWatermark:
         best: _Best | None = None
         for scale in scales:
             x = to_analysis_rate(np.asarray(samples, np.float32), sample_rate / scale)
+            floor = None
             for shift in range(0, HOP, HOP // SUB_SHIFTS):
-                features = detection_features(x, shift)
+                features, floor = detection_features(x, shift, floor)
                 for start, stop in _segments(len(features)):
-                    aligned = _aligned(_fold(features[start:stop], first_frame=start))
+                    folded = _fold(features[start:stop], first_frame=start)
                     for key_index, key in enumerate(self.keys):
-                        z = score(aligned, key)  # (PERIOD, bands, candidates)
+                        z = score(folded, key)  # (PERIOD, bands, candidates)
                         offset, band, candidate = np.unravel_index(int(np.argmax(z)), z.shape)
                         if best is None or z[offset, band, candidate] > best.z:
                             best = _Best(float(z[offset, band, candidate]), scale, shift, key_index,
-                                         int(offset), int(band), int(candidate), aligned, features)
+                                         int(offset), int(band), int(candidate), folded, features)
             if best is not None and _p_value(best.z, n_tests) <= _EARLY_EXIT_P:
                 break
         return best, n_tests
@@ -215,16 +224,24 @@ class KeyedWatermark:
         )
 
 
-def _aligned(folded: np.ndarray) -> np.ndarray:
-    """(PERIOD * N_BINS, PERIOD): column o holds the folded features as pattern rows see them at frame
-    offset o (folded row r meets pattern row (r + o) % PERIOD), so one product scores every offset."""
-    rows = np.arange(PERIOD)
-    return folded.T[:, (rows[:, None] - rows[None, :]) % PERIOD].transpose(1, 0, 2).reshape(-1, PERIOD)
+def _sync_z(folded: np.ndarray, key: WatermarkKey) -> np.ndarray:
+    """(PERIOD, bands): z of the sync symbols at every frame offset o (folded row r meets pattern row
+    (r + o) % PERIOD), as circular cross-correlations along the rows, computed with the FFT."""
+    spectrum = np.conj(np.fft.rfft(folded, axis=0))
+    energy = np.conj(np.fft.rfft(folded * folded, axis=0))
+    corr = np.fft.irfft((spectrum * key.sync_spectrum) @ _BANDS, n=PERIOD, axis=0)
+    sync_energy = np.fft.irfft((energy * key.sync_mask_spectrum) @ _BANDS, n=PERIOD, axis=0)
+    return _ratio(corr, np.maximum(sync_energy, 0.0))
 
 
-def _energies(aligned: np.ndarray, key: WatermarkKey) -> np.ndarray:
-    """(PERIOD, bands, 2): summed squared features over each band's sync bins (0) and all its bins (1)."""
-    return (key.energy_matrix @ (aligned * aligned)).T.reshape(PERIOD, len(BANDS_HZ), 2)
+def _band_energy(folded: np.ndarray) -> np.ndarray:
+    """(bands,): summed squared features over all bins of each band (the same at every offset)."""
+    return np.sum(folded * folded, axis=0) @ _BANDS
+
+
+def _rolled(folded: np.ndarray, offset: int) -> np.ndarray:
+    """Folded features as pattern rows see them at `offset`, flattened like the pattern."""
+    return np.roll(folded, offset, axis=0).ravel()
 
 
 def _fold(features: np.ndarray, first_frame: int = 0) -> np.ndarray:

@@ -25,6 +25,12 @@ CHANNELS = 1 + payload_code.CODED_BITS  # channel 0 = sync, 1 + j = channel bit 
 BANDS_HZ = ((200.0, 7000.0), (200.0, 600.0), (200.0, 1500.0), (1500.0, 7000.0), (500.0, 5000.0))
 
 
+def band_matrix() -> np.ndarray:
+    """(N_BINS, len(BANDS_HZ)) of 0/1: which in-band bins each tested band sums."""
+    bins = np.arange(N_BINS)[:, None]
+    return np.hstack([(bins >= bin_of(lo)) & (bins < bin_of(hi)) for lo, hi in BANDS_HZ]).astype(np.float64)
+
+
 @dataclass(frozen=True)
 class WatermarkKey:
     """secret: at least 16 bytes (the studio derives 32 from the registry key with HKDF)."""
@@ -66,32 +72,23 @@ class WatermarkKey:
     def channel_matrix(self) -> sparse.csr_matrix:
         """(len(BANDS_HZ) * CHANNELS, PERIOD * N_BINS), signed one-hot: this @ flattened folded features
         = the correlation of every channel (row b * CHANNELS + c: band b, channel c) in every band."""
-        return self._band_matrix(channel=(self.roles + 1).ravel(), n_channels=CHANNELS, signed=True)
+        return self._band_matrix(channel=(self.roles + 1).ravel(), n_channels=CHANNELS)
 
     @cached_property
-    def sync_matrix(self) -> sparse.csr_matrix:
-        """The sync rows of channel_matrix only: (len(BANDS_HZ), PERIOD * N_BINS)."""
-        return self.channel_matrix[np.arange(len(BANDS_HZ)) * CHANNELS]
+    def sync_spectrum(self) -> np.ndarray:
+        """rfft along the rows of the sync pattern: (PERIOD // 2 + 1, N_BINS) complex."""
+        return np.fft.rfft(np.where(self.roles == SYNC_ROLE, self.signs, 0.0), axis=0)
 
     @cached_property
-    def energy_matrix(self) -> sparse.csr_matrix:
-        """(2 * len(BANDS_HZ), PERIOD * N_BINS) of 0/1: row 2b = band b's sync bins, row 2b + 1 = all its bins."""
-        sync = (self.roles == SYNC_ROLE).ravel().astype(np.int64)
-        sync_rows = self._band_matrix(channel=np.zeros_like(sync), n_channels=1, signed=False, keep=sync == 1)
-        all_rows = self._band_matrix(channel=np.zeros_like(sync), n_channels=1, signed=False)
-        return sparse.vstack([sync_rows, all_rows])[np.ravel(np.column_stack(
-            [np.arange(len(BANDS_HZ)), len(BANDS_HZ) + np.arange(len(BANDS_HZ))]))].tocsr()
+    def sync_mask_spectrum(self) -> np.ndarray:
+        return np.fft.rfft((self.roles == SYNC_ROLE).astype(np.float64), axis=0)
 
-    def _band_matrix(self, channel: np.ndarray, n_channels: int, signed: bool,
-                     keep: np.ndarray | None = None) -> sparse.csr_matrix:
+    def _band_matrix(self, channel: np.ndarray, n_channels: int) -> sparse.csr_matrix:
         rows, cols, vals = [], [], []
         bins = np.tile(np.arange(N_BINS), PERIOD)
-        signs = self.signs.ravel() if signed else np.ones(PERIOD * N_BINS)
+        signs = self.signs.ravel()
         for b, (lo, hi) in enumerate(BANDS_HZ):
-            inside = (bins >= bin_of(lo)) & (bins < bin_of(hi))
-            if keep is not None:
-                inside &= keep
-            cells = np.nonzero(inside)[0]
+            cells = np.nonzero((bins >= bin_of(lo)) & (bins < bin_of(hi)))[0]
             rows.append(b * n_channels + channel[cells])
             cols.append(cells)
             vals.append(signs[cells])

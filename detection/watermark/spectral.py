@@ -66,8 +66,11 @@ def power_spectrum(x: np.ndarray, start: int) -> np.ndarray:
     return np.abs(np.fft.rfft(frames(x, start), axis=1)) ** 2
 
 
-def detection_features(x: np.ndarray, start: int) -> np.ndarray:
-    """(T, N_BINS) whitened log-magnitude, weighed by how far each bin stands above its noise floor.
+def detection_features(
+    x: np.ndarray, start: int, floor: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(T, N_BINS) whitened log-magnitude, weighed by how far each bin stands above its noise floor,
+    and that floor (N_BINS powers; pass it back for other frame shifts of the same audio).
 
     Bins buried in added noise carry no mark but would add variance, so they are faded out. The
     weights are computed from the audio alone, never from a key, so the detector's null bound holds.
@@ -75,8 +78,9 @@ def detection_features(x: np.ndarray, start: int) -> np.ndarray:
     power = power_spectrum(x, start)
     white = whitened_log_magnitude(power)
     if len(power) < 8:
-        return white
+        return white, floor
     band = power[:, BIN_LO:BIN_HI]
-    floor = np.percentile(band, _NOISE_PERCENTILE, axis=0) + 1e-12
+    if floor is None:
+        floor = np.percentile(band, _NOISE_PERCENTILE, axis=0) + 1e-12
     snr_db = 10 * np.log10(band / floor + 1e-12)
-    return white * np.clip((snr_db - 3.0) / 12.0, 0.0, 1.0)
+    return white * np.clip((snr_db - 3.0) / 12.0, 0.0, 1.0), floor
