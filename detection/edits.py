@@ -139,14 +139,28 @@ def _pink(n: int, rate: int, rng: np.random.Generator) -> np.ndarray:
     return noise / std if std > 0 else noise
 
 
-def _add_pink_noise(x: np.ndarray, rate: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
-    """Add pink noise of standard deviation 0.1 (exactly, over the clip); not clipped."""
-    return x + PINK_SIGMA * _pink(len(x), rate, rng), rate
+def _noise(colour: str, sigma: float) -> Transform:
+    """Add pink noise of standard deviation `sigma` (exactly, over the clip) or Gaussian white noise
+    of standard deviation `sigma` (drawn, not renormalised); not clipped."""
+
+    def transform(x: np.ndarray, rate: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+        if colour == "pink":
+            return x + sigma * _pink(len(x), rate, rng), rate
+        return x + rng.normal(0.0, sigma, len(x)), rate
+
+    return transform
 
 
-def _add_white_noise(x: np.ndarray, rate: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
-    """Add Gaussian white noise of standard deviation 0.05 (drawn, not renormalised); not clipped."""
-    return x + rng.normal(0.0, WHITE_SIGMA, len(x)), rate
+def noise(colour: str, sigma: float) -> Edit:
+    """A noise edit at another strength than the evaluation's (colour: "pink" or "white")."""
+    if colour not in ("pink", "white"):
+        raise ValueError(f"noise colour must be 'pink' or 'white', not {colour!r}")
+    return Edit(f"{colour}_noise_{sigma:g}", f"{colour} noise, std {sigma:g}", _noise(colour, sigma))
+
+
+def filtered(kind: str, cutoff_hz: float | tuple[float, float]) -> Edit:
+    """A Butterworth edit at another cutoff than the evaluation's (kind: lowpass, highpass, bandpass)."""
+    return Edit(f"{kind}_{cutoff_hz}", f"Butterworth {kind} {cutoff_hz} Hz", _butterworth(kind, cutoff_hz))
 
 
 def _smooth(x: np.ndarray, rate: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
@@ -238,8 +252,8 @@ AUDIOSEAL_EDITS: tuple[Edit, ...] = (
     Edit("boost", "gain x10, clipped to [-1, 1]", _gain(10.0)),
     Edit("duck", "gain x0.1", _gain(0.1)),
     Edit("echo", "copy 0.5 s later at volume 0.5 added", _echo),
-    Edit("pink_noise", "pink noise, std 0.1", _add_pink_noise),
-    Edit("white_noise", "white Gaussian noise, std 0.05", _add_white_noise),
+    Edit("pink_noise", "pink noise, std 0.1", _noise("pink", PINK_SIGMA)),
+    Edit("white_noise", "white Gaussian noise, std 0.05", _noise("white", WHITE_SIGMA)),
     Edit("smooth", "moving average, 40 samples at 16 kHz", _smooth),
     Edit("aac_64k", "AAC 64 kbps (FFmpeg aac, ADTS)", _codec_round_trip("aac", "adts", 64_000)),
     Edit("mp3_32k", "MP3 32 kbps (LAME)", _codec_round_trip("libmp3lame", "mp3", 32_000)),

@@ -191,9 +191,8 @@ class KeyedWatermark:
         best: _Best | None = None
         for scale in scales:
             x = to_analysis_rate(np.asarray(samples, np.float32), sample_rate / scale)
-            floor = None
             for shift in range(0, HOP, HOP // SUB_SHIFTS):
-                features, floor = detection_features(x, shift, floor)
+                features = detection_features(x, shift)
                 for start, stop in _segments(len(features)):
                     folded = _fold(features[start:stop], first_frame=start)
                     for key_index, key in enumerate(self.keys):

@@ -17,7 +17,6 @@ BIN_HI = int(np.floor(BAND_HZ[1] * N_FFT / ANALYSIS_RATE)) + 1
 N_BINS = BIN_HI - BIN_LO
 WHITEN_BINS = 9
 _LOG_FLOOR = 1e-6
-_NOISE_PERCENTILE = 20  # per-bin noise floor: this percentile of the bin's power over time
 WINDOW = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT))  # sqrt-Hann: OLA sums to 1
 
 
@@ -66,21 +65,10 @@ def power_spectrum(x: np.ndarray, start: int) -> np.ndarray:
     return np.abs(np.fft.rfft(frames(x, start), axis=1)) ** 2
 
 
-def detection_features(
-    x: np.ndarray, start: int, floor: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """(T, N_BINS) whitened log-magnitude, weighed by how far each bin stands above its noise floor,
-    and that floor (N_BINS powers; pass it back for other frame shifts of the same audio).
+def detection_features(x: np.ndarray, start: int) -> np.ndarray:
+    """(T, N_BINS): what the detector correlates with the pattern, for frames starting at `start`.
 
-    Bins buried in added noise carry no mark but would add variance, so they are faded out. The
-    weights are computed from the audio alone, never from a key, so the detector's null bound holds.
+    Plain whitened log-magnitude: weighing bins by their estimated SNR was tried and lost power under
+    every edit measured (noise included), so every bin counts the same.
     """
-    power = power_spectrum(x, start)
-    white = whitened_log_magnitude(power)
-    if len(power) < 8:
-        return white, floor
-    band = power[:, BIN_LO:BIN_HI]
-    if floor is None:
-        floor = np.percentile(band, _NOISE_PERCENTILE, axis=0) + 1e-12
-    snr_db = 10 * np.log10(band / floor + 1e-12)
-    return white * np.clip((snr_db - 3.0) / 12.0, 0.0, 1.0), floor
+    return whitened_log_magnitude(power_spectrum(x, start))
