@@ -205,6 +205,9 @@ def summarise(rows: list[dict]) -> dict:
             "false_positives": int(sum(min(1.0, 2 * min(r["p_blind"], r["p_match"])) <= THRESHOLD for r in clean)),
             "unmarked_clips": len(clean),
             "min_p_unmarked": float(min((min(r["p_blind"], r["p_match"]) for r in clean), default=1.0)),
+            # Calibration: a valid p-value has P(p <= a) <= a under the null; these should stay below a.
+            "unmarked_p_below_0.01": float(np.mean([2 * min(r["p_blind"], r["p_match"]) <= 0.01 for r in clean])),
+            "unmarked_p_below_0.1": float(np.mean([2 * min(r["p_blind"], r["p_match"]) <= 0.1 for r in clean])),
             "audioseal": AUDIOSEAL.get(edit.name),
         }
     return table

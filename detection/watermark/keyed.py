@@ -140,7 +140,7 @@ class KeyedWatermark:
         def sync_only(folded: np.ndarray, key: WatermarkKey) -> np.ndarray:
             return _sync_z(folded, key)[..., None]
 
-        best, n_tests = self._scan(samples, sample_rate, scales, sync_only, n_candidates=1)
+        best, n_tests = self._scan(samples, sample_rate, scales, sync_only, n_candidates=1, windows=True)
         if best is None:
             return _nothing()
         key = self.keys[best.key_index]
@@ -152,14 +152,16 @@ class KeyedWatermark:
 
         Every bin's expected symbol is known, so the test is about twice as strong as the blind one.
         """
-        return self.match(samples, sample_rate, [mark_id], scales=(1.0,))
+        return self.match(samples, sample_rate, [mark_id], scales=(1.0,), windows=False)
 
     def match(
-        self, samples: np.ndarray, sample_rate: int, candidates: Sequence[int], scales: Sequence[float] = SCALES
+        self, samples: np.ndarray, sample_rate: int, candidates: Sequence[int],
+        scales: Sequence[float] = SCALES, windows: bool = True,
     ) -> Verdict:
         """Test for any of `candidates` (say, every mark in the ledger); the p-value counts them all.
 
         mark_id in the verdict: the best-matching candidate (whether or not it is significant).
+        windows=False scores the clip whole only (the gate: the whole file is ours or it is not).
         """
         if not candidates:
             return _nothing()
@@ -176,7 +178,7 @@ class KeyedWatermark:
             z[offsets] = _ratio(corr[..., :1] + corr[..., 1:] @ codewords.T, energy)
             return z
 
-        best, n_tests = self._scan(samples, sample_rate, scales, expected, n_candidates=len(candidates))
+        best, n_tests = self._scan(samples, sample_rate, scales, expected, len(candidates), windows)
         if best is None:
             return _nothing()
         key = self.keys[best.key_index]
@@ -185,19 +187,20 @@ class KeyedWatermark:
         return self._verdict(best, n_tests, mark_id, pattern, payload_code.decode(best.channel_bits(key)))
 
     def _scan(
-        self, samples: np.ndarray, sample_rate: int, scales: Sequence[float], score: Scorer, n_candidates: int
+        self, samples: np.ndarray, sample_rate: int, scales: Sequence[float], score: Scorer, n_candidates: int,
+        windows: bool,
     ) -> tuple[_Best | None, int]:
         """The strongest z over every scale, sub-hop shift, segment, key, offset, band and candidate,
         and how many tests that plan holds (fixed by the clip's length, whatever the early exit skips)."""
         per_alignment = SUB_SHIFTS * PERIOD * len(BANDS_HZ) * len(self.keys) * n_candidates
         n_tests = per_alignment * sum(
-            len(_segments(_frame_count(len(samples), sample_rate, scale))) for scale in scales)
+            len(_segments(_frame_count(len(samples), sample_rate, scale), windows)) for scale in scales)
         best: _Best | None = None
         for scale in scales:
             x = to_analysis_rate(np.asarray(samples, np.float32), sample_rate / scale)
             for shift in range(0, HOP, HOP // SUB_SHIFTS):
                 features = detection_features(x, shift)
-                for start, stop in _segments(len(features)):
+                for start, stop in _segments(len(features), windows):
                     folded = _fold(features[start:stop], first_frame=start)
                     for key_index, key in enumerate(self.keys):
                         z = score(folded, key)  # (PERIOD, bands, candidates)
@@ -260,14 +263,14 @@ def _frame_count(n_samples: int, sample_rate: float, scale: float) -> int:
     return max(0, (n - N_FFT) // HOP + 1)
 
 
-def _segments(n_frames: int) -> list[tuple[int, int]]:
+def _segments(n_frames: int, windows: bool) -> list[tuple[int, int]]:
     """The whole clip, plus ~3 s windows every ~1.5 s when the clip is longer than two windows, so a
     marked excerpt spliced into unmarked audio is not diluted by it. Clips over _MAX_WINDOWED_FRAMES
     are scored whole only (keeps long files linear in cost)."""
     if n_frames <= 0:
         return []
     whole = [(0, n_frames)]
-    if n_frames <= 2 * _SEGMENT_FRAMES or n_frames > _MAX_WINDOWED_FRAMES:
+    if not windows or n_frames <= 2 * _SEGMENT_FRAMES or n_frames > _MAX_WINDOWED_FRAMES:
         return whole
     step = _SEGMENT_FRAMES // 2
     return whole + [(a, a + _SEGMENT_FRAMES) for a in range(0, n_frames - _SEGMENT_FRAMES + 1, step)]
