@@ -213,12 +213,31 @@ def summarise(rows: list[dict]) -> dict:
     return table
 
 
+def speed_only() -> None:
+    from detection.watermark import KeyedWatermark, WatermarkKey
+
+    clips = cut(render_stream("heart", 110, 0), [10.0] * 10) + cut(render_stream("joe", 110, 1), [10.0] * 10)
+    result = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, pinned to one; Python {platform.python_version()}",
+        "clips": "20 x 10 s (heart, joe)",
+        "speed_one_core": speed(KeyedWatermark([WatermarkKey(secrets.token_bytes(32))]), clips),
+    }
+    out = Path(__file__).resolve().parent / "results" / "watermark_speed.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result["speed_one_core"], indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--marked", type=int, default=200)
     parser.add_argument("--unmarked-minutes", type=float, default=30.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--speed-only", action="store_true",
+                        help="only time embed/detect/gate on 20 clips of 10 s (bench/results/watermark_speed.json)")
     args = parser.parse_args()
+    if args.speed_only:
+        return speed_only()
     from detection.edits import AUDIOSEAL_EDITS
     from detection.watermark import KeyedWatermark, WatermarkKey
 
