@@ -25,10 +25,18 @@ CHANNELS = 1 + payload_code.CODED_BITS  # channel 0 = sync, 1 + j = channel bit 
 BANDS_HZ = ((200.0, 7000.0), (200.0, 600.0), (200.0, 1500.0), (1500.0, 7000.0), (500.0, 5000.0))
 
 
+def band_bins(band: int) -> slice:
+    """The in-band bins (indices into N_BINS) of tested band `band`."""
+    lo, hi = BANDS_HZ[band]
+    return slice(bin_of(lo), bin_of(hi))
+
+
 def band_matrix() -> np.ndarray:
     """(N_BINS, len(BANDS_HZ)) of 0/1: which in-band bins each tested band sums."""
-    bins = np.arange(N_BINS)[:, None]
-    return np.hstack([(bins >= bin_of(lo)) & (bins < bin_of(hi)) for lo, hi in BANDS_HZ]).astype(np.float64)
+    matrix = np.zeros((N_BINS, len(BANDS_HZ)))
+    for b in range(len(BANDS_HZ)):
+        matrix[band_bins(b), b] = 1.0
+    return matrix
 
 
 @dataclass(frozen=True)
@@ -72,7 +80,19 @@ class WatermarkKey:
     def channel_matrix(self) -> sparse.csr_matrix:
         """(len(BANDS_HZ) * CHANNELS, PERIOD * N_BINS), signed one-hot: this @ flattened folded features
         = the correlation of every channel (row b * CHANNELS + c: band b, channel c) in every band."""
-        return self._band_matrix(channel=(self.roles + 1).ravel(), n_channels=CHANNELS)
+        channel = (self.roles + 1).ravel()  # sync -> 0, bit j -> 1 + j
+        bins = np.tile(np.arange(N_BINS), PERIOD)
+        rows, cols = [], []
+        for b in range(len(BANDS_HZ)):
+            band = band_bins(b)
+            cells = np.nonzero((bins >= band.start) & (bins < band.stop))[0]
+            rows.append(b * CHANNELS + channel[cells])
+            cols.append(cells)
+        cols = np.concatenate(cols)
+        return sparse.csr_matrix(
+            (self.signs.ravel()[cols], (np.concatenate(rows), cols)),
+            shape=(len(BANDS_HZ) * CHANNELS, PERIOD * N_BINS),
+        )
 
     @cached_property
     def sync_spectrum(self) -> np.ndarray:
@@ -82,17 +102,3 @@ class WatermarkKey:
     @cached_property
     def sync_mask_spectrum(self) -> np.ndarray:
         return np.fft.rfft((self.roles == SYNC_ROLE).astype(np.float64), axis=0)
-
-    def _band_matrix(self, channel: np.ndarray, n_channels: int) -> sparse.csr_matrix:
-        rows, cols, vals = [], [], []
-        bins = np.tile(np.arange(N_BINS), PERIOD)
-        signs = self.signs.ravel()
-        for b, (lo, hi) in enumerate(BANDS_HZ):
-            cells = np.nonzero((bins >= bin_of(lo)) & (bins < bin_of(hi)))[0]
-            rows.append(b * n_channels + channel[cells])
-            cols.append(cells)
-            vals.append(signs[cells])
-        return sparse.csr_matrix(
-            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-            shape=(len(BANDS_HZ) * n_channels, PERIOD * N_BINS),
-        )
