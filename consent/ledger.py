@@ -106,15 +106,16 @@ class Ledger:
                 except (ValueError, KeyError, TypeError) as e:
                     raise LedgerCorrupt(f"ledger line {number} is not a valid entry") from e
 
+    def outputs_by_mark(self) -> dict[int, LedgerEntry]:
+        """Every output entry, keyed by its watermark payload (one read of the ledger)."""
+        return {e.body["mark_id"]: e for e in self.entries() if e.kind == "output" and "mark_id" in e.body}
+
     def find_mark(self, mark_id: int) -> LedgerEntry | None:
         """The output entry whose watermark payload is mark_id, if any."""
-        for entry in self.entries():
-            if entry.kind == "output" and entry.body.get("mark_id") == mark_id:
-                return entry
-        return None
+        return self.outputs_by_mark().get(mark_id)
 
     def mark_ids(self) -> set[int]:
-        return {e.body["mark_id"] for e in self.entries() if e.kind == "output" and "mark_id" in e.body}
+        return set(self.outputs_by_mark())
 
     def verify(self) -> LedgerReport:
         """Check the whole chain, every signature and the signed head."""

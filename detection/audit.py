@@ -47,7 +47,8 @@ def inspect_audio(
     The record named is the decoded payload's when it is in the ledger, else the best-matching mark's.
     """
     blind = watermarker.detect(samples, sample_rate)
-    issued = sorted(ledger.mark_ids())
+    outputs = ledger.outputs_by_mark()
+    issued = sorted(outputs)
     matched = watermarker.match(samples, sample_rate, issued) if issued else None
     p_value = min(1.0, 2 * min(blind.p_value, matched.p_value if matched else 1.0))
     watermarked = p_value <= RELEASE_P_VALUE
@@ -57,7 +58,7 @@ def inspect_audio(
             mark_id = blind.mark_id
         elif matched is not None and matched.p_value <= RELEASE_P_VALUE / 2:
             mark_id = matched.mark_id
-    entry = ledger.find_mark(mark_id) if mark_id is not None else None
+    entry = outputs.get(mark_id) if mark_id is not None else None
     decoded = blind.mark_id if blind.mark_id is not None else (matched.payload_id if matched else None)
     best = matched if (matched is not None and matched.p_value < blind.p_value) else blind
     return Finding(
