@@ -38,10 +38,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import soxr
 
 from detection.errors import PayloadTooLarge, WatermarkModelInvalid, WatermarkModelMissing
 from detection.watermark.base import Verdict
+from detection.watermark.residual import add_residual, resample
 
 if TYPE_CHECKING:
     from audioseal import AudioSealDetector, AudioSealWM
@@ -137,7 +137,7 @@ class AudioSealWatermark:
 
         bits = message_bits(mark_id)
         audio = np.asarray(samples, np.float32)
-        x = _resample(audio, sample_rate, MODEL_RATE)
+        x = resample(audio, sample_rate, MODEL_RATE).astype(np.float32)
         if len(x) == 0:
             return audio.copy()
         device = next(self.generator.parameters()).device
@@ -145,11 +145,7 @@ class AudioSealWatermark:
             wave = torch.from_numpy(x).to(device).view(1, 1, -1)
             message = torch.from_numpy(bits.astype(np.int64)).to(device).view(1, -1)
             watermark = self.generator.get_watermark(wave, message=message)[0, 0].float().cpu().numpy()
-        residual = _resample(watermark, MODEL_RATE, sample_rate)
-        out = audio.astype(np.float64)
-        n = min(len(out), len(residual))
-        out[:n] += residual[:n]
-        return np.clip(out, -1.0, 1.0).astype(np.float32)
+        return add_residual(audio, watermark, MODEL_RATE, sample_rate)
 
     def detect(self, samples: np.ndarray, sample_rate: int) -> Verdict:
         """Blind: the p-value is NOT calibrated (module doc); mark_id is always None, since 16 bits cannot
@@ -195,7 +191,7 @@ class AudioSealWatermark:
         """(score in [0, 1], first flagged second or None, (16,) uint8 decoded bits); None for no audio."""
         import torch
 
-        x = _resample(np.asarray(samples, np.float32), sample_rate, MODEL_RATE)
+        x = resample(samples, sample_rate, MODEL_RATE).astype(np.float32)
         if len(x) == 0:
             return None
         device = next(self.detector.parameters()).device
@@ -206,12 +202,6 @@ class AudioSealWatermark:
         offset_s = float(np.argmax(flagged)) / MODEL_RATE if score > DETECTION_THRESHOLD else None
         bits = (message[0].float().cpu().numpy() > 0.5).astype(np.uint8)
         return score, offset_s, bits
-
-
-def _resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
-    if rate_in == rate_out or len(x) == 0:
-        return np.asarray(x, np.float32)
-    return soxr.resample(x, rate_in, rate_out, quality="HQ").astype(np.float32)
 
 
 def _eager():

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
-import soxr
 
 from detection.watermark import payload as payload_code
 from detection.watermark.base import Verdict
 from detection.watermark.pattern import (
     BANDS_HZ, CHANNELS, PERIOD, SYNC_ROLE, WatermarkKey, band_bins, band_matrix,
 )
+from detection.watermark.residual import add_residual
 from detection.watermark.spectral import (
     ANALYSIS_RATE, BIN_HI, BIN_LO, HOP, N_BINS, N_FFT, detection_features, frames, overlap_add,
     power_spectrum, to_analysis_rate, whitened_log_magnitude,
@@ -118,12 +118,7 @@ class KeyedWatermark:
             delta = np.where(informed, delta + _REALISED_GAIN_INV * error[groups] * direction, delta)
             delta = np.clip(delta, -_MAX_GAIN * strength, _MAX_GAIN * strength)
             residual = overlap_add(spectrum, delta, len(x))
-        if sample_rate != ANALYSIS_RATE:
-            residual = soxr.resample(residual, ANALYSIS_RATE, sample_rate, quality="HQ")
-        n = min(len(audio), len(residual))
-        out = audio.astype(np.float64)
-        out[:n] += residual[:n]
-        return np.clip(out, -1.0, 1.0).astype(np.float32)
+        return add_residual(audio, residual, ANALYSIS_RATE, sample_rate)
 
     def _strength_for(self, audible_frames: int) -> float:
         """Short clips get a stronger mark so that they are still found and decoded on their own."""

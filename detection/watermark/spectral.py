@@ -5,8 +5,9 @@ Everything is analysed at 16 kHz so any output rate, and any resampling on the w
 from __future__ import annotations
 
 import numpy as np
-import soxr
 from scipy.ndimage import uniform_filter1d
+
+from detection.watermark.residual import resample
 
 ANALYSIS_RATE = 16000
 N_FFT = 512
@@ -27,10 +28,7 @@ def bin_of(hz: float) -> int:
 
 def to_analysis_rate(samples: np.ndarray, sample_rate: float) -> np.ndarray:
     """float samples at sample_rate (Hz; may be fractional during a time-scale search) -> float64 at 16 kHz."""
-    x = np.asarray(samples, np.float64)
-    if sample_rate == ANALYSIS_RATE or len(x) == 0:
-        return x
-    return soxr.resample(x, sample_rate, ANALYSIS_RATE, quality="HQ")
+    return resample(samples, sample_rate, ANALYSIS_RATE)
 
 
 def frames(x: np.ndarray, start: int) -> np.ndarray:
