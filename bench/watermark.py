@@ -186,6 +186,11 @@ def speed(wm, clips: list[np.ndarray]) -> dict:
 
 
 # -- report -----------------------------------------------------------------------------------
+def audit_p(row: dict) -> float:
+    """The auditor's p-value (detection/audit.py): twice the smaller of the blind and the match test."""
+    return min(1.0, 2 * min(row["p_blind"], row["p_match"]))
+
+
 def summarise(rows: list[dict]) -> dict:
     from detection.edits import ALL_EDITS
 
@@ -193,7 +198,7 @@ def summarise(rows: list[dict]) -> dict:
     for edit in ALL_EDITS:
         marked = [r for r in rows if r["edit"] == edit.name and r["mark"] is not None]
         clean = [r for r in rows if r["edit"] == edit.name and r["mark"] is None]
-        found = [min(1.0, 2 * min(r["p_blind"], r["p_match"])) <= THRESHOLD for r in marked]
+        found = [audit_p(r) <= THRESHOLD for r in marked]
         five = [r for r in marked if r["seconds"] == 5.0]
         table[edit.name] = {
             "description": edit.description,
@@ -202,12 +207,12 @@ def summarise(rows: list[dict]) -> dict:
             "attributed": float(np.mean([r["matched"] == r["mark"] and f for r, f in zip(marked, found)])),
             "bit_accuracy": float(np.mean([bit_accuracy(r["payload"], r["mark"]) for r in marked])),
             "bit_accuracy_5s": float(np.mean([bit_accuracy(r["payload"], r["mark"]) for r in five])),
-            "false_positives": int(sum(min(1.0, 2 * min(r["p_blind"], r["p_match"])) <= THRESHOLD for r in clean)),
+            "false_positives": int(sum(audit_p(r) <= THRESHOLD for r in clean)),
             "unmarked_clips": len(clean),
             "min_p_unmarked": float(min((min(r["p_blind"], r["p_match"]) for r in clean), default=1.0)),
             # Calibration: a valid p-value has P(p <= a) <= a under the null; these should stay below a.
-            "unmarked_p_below_0.01": float(np.mean([2 * min(r["p_blind"], r["p_match"]) <= 0.01 for r in clean])),
-            "unmarked_p_below_0.1": float(np.mean([2 * min(r["p_blind"], r["p_match"]) <= 0.1 for r in clean])),
+            "unmarked_p_below_0.01": float(np.mean([audit_p(r) <= 0.01 for r in clean])),
+            "unmarked_p_below_0.1": float(np.mean([audit_p(r) <= 0.1 for r in clean])),
             "audioseal": AUDIOSEAL.get(edit.name),
         }
     return table
