@@ -36,3 +36,23 @@ class LedgerCorrupt(ConsentError):
 
 class SignatureInvalid(ConsentError):
     """A signature does not verify, or names a key id we do not hold."""
+
+
+class ScopeNotAllowed(ConsentError):
+    """The voice's consent does not cover this operation (for example singing with a tts-only profile)."""
+
+
+class ChallengeInvalid(ConsentError):
+    """The consent challenge is unknown, expired, already used, or was issued for another name."""
+
+
+class EnrollmentRefused(ConsentError):
+    """At least one enrollment check failed; `failures` says which and by how much, one line each."""
+
+    def __init__(self, failures: list[str]) -> None:
+        super().__init__("; ".join(failures))
+        self.failures = failures
+
+
+class SealedDataError(ConsentError):
+    """Encrypted reference audio cannot be opened: wrong key, or the file was altered."""

@@ -38,10 +38,19 @@ class Signature:
 class RegistryKeys:
     """Signs with the current key; verifies with any key this installation has held."""
 
-    def __init__(self, private: dict[str, Ed25519PrivateKey], public: dict[str, Ed25519PublicKey], current: str):
+    def __init__(
+        self,
+        private: dict[str, Ed25519PrivateKey],
+        public: dict[str, Ed25519PublicKey],
+        current: str,
+        directory: Path | None = None,
+        passphrase: bytes | None = None,
+    ):
         self._private = private
         self._public = public
         self.current_key_id = current
+        self._directory = directory
+        self._passphrase = passphrase
 
     @classmethod
     def open(cls, directory: Path, passphrase: bytes | None = None) -> "RegistryKeys":
@@ -65,7 +74,21 @@ class RegistryKeys:
                 public[pub.stem] = Ed25519PublicKey.from_public_bytes(bytes.fromhex(pub.read_text().strip()))
         if current not in private:
             raise KeyStoreError(f"the current signing key {current} is missing from the key store")
-        return cls(private, public, current)
+        return cls(private, public, current, directory, passphrase)
+
+    def rotate(self) -> str:
+        """Make a new signing key and sign with it from now on; returns its id.
+
+        Older keys stay: their signatures keep verifying and their watermarks keep being found.
+        """
+        if self._directory is None:
+            raise KeyStoreError("these keys were not opened from a key store; nothing to rotate")
+        kid = _write_new_key(self._directory, self._passphrase)
+        key = _load_private(self._directory / f"{kid}.pem", self._passphrase)
+        self._private[kid] = key
+        self._public[kid] = key.public_key()
+        self.current_key_id = kid
+        return kid
 
     def sign(self, data: bytes) -> Signature:
         value = self._private[self.current_key_id].sign(data)
@@ -88,20 +111,28 @@ class RegistryKeys:
             for kid, key in self._public.items()
         }
 
-    def watermark_secrets(self) -> list[bytes]:
-        """One 32-byte watermark secret per private key, the current key's first.
+    def public_pem(self) -> dict[str, str]:
+        """key id -> SubjectPublicKeyInfo PEM, the form most verification tools read."""
+        return {
+            kid: key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+            for kid, key in self._public.items()
+        }
 
-        Derived with HKDF-SHA256 from the private key, so the watermark is as secret as the signing key.
-        """
+    def secret(self, purpose: bytes, key_id: str | None = None) -> bytes:
+        """A 32-byte secret for `purpose`, derived with HKDF-SHA256 from a private key (default the
+        current one), so it is as secret as the signing key and needs no storage of its own."""
+        kid = key_id or self.current_key_id
+        if kid not in self._private:
+            raise KeyStoreError(f"private key {kid} is not in this key store")
+        raw = self._private[kid].private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(raw)
+
+    def watermark_secrets(self) -> list[bytes]:
+        """One 32-byte watermark secret per private key, the current key's first."""
         order = [self.current_key_id] + sorted(k for k in self._private if k != self.current_key_id)
-        secrets = []
-        for kid in order:
-            raw = self._private[kid].private_bytes(
-                serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-            )
-            hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"voicekit/watermark/v1")
-            secrets.append(hkdf.derive(raw))
-        return secrets
+        return [self.secret(b"voicekit/watermark/v1", kid) for kid in order]
 
 
 def _write_new_key(directory: Path, passphrase: bytes | None) -> str:

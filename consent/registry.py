@@ -5,13 +5,18 @@ extended, record swapped between voices) is refused, never trusted.
 """
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
-from consent.errors import ConsentExpired, ProfileTampered, SignatureInvalid, UnknownVoice, VoiceRevoked
+from consent.challenges import Challenge
+from consent.errors import (
+    ChallengeInvalid, ConsentExpired, ProfileTampered, ScopeNotAllowed, SignatureInvalid, UnknownVoice, VoiceRevoked,
+)
 from consent.keys import RegistryKeys, Signature
 from consent.profiles import SignedProfile, VoiceProfile
 
@@ -23,8 +28,21 @@ CREATE TABLE IF NOT EXISTS voices (
     signature TEXT NOT NULL,
     revoked_at REAL,
     revoked_reason TEXT
-)
+);
+CREATE TABLE IF NOT EXISTS challenges (
+    challenge_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    phrase TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    issued_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    used_at REAL,
+    failed_attempts INTEGER NOT NULL DEFAULT 0
+);
 """
+# Called inside a registry transaction, before it commits (the ledger append); if it raises, the
+# change is rolled back, so the registry never holds a change the ledger does not.
+OnCommit = Callable[[], object]
 
 
 @dataclass(frozen=True)
@@ -42,17 +60,28 @@ class Registry:
         self.path = Path(path)
         self.keys = keys
         with closing(self._connect()) as db, db:
-            db.execute(_SCHEMA)
+            db.executescript(_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30)
         db.execute("PRAGMA journal_mode=WAL")
         return db
 
-    def register(self, profile: VoiceProfile) -> None:
-        """Sign and store a new record; a voice id already present is left untouched (ValueError)."""
+    def register(self, profile: VoiceProfile, challenge_id: str | None = None, now: float | None = None,
+                 on_commit: OnCommit | None = None) -> None:
+        """Sign and store a new record; a voice id already present is left untouched (ValueError).
+
+        challenge_id: the consent challenge this record enrolled, consumed in the same transaction
+        (ChallengeInvalid if another enrollment used it first).
+        """
         signature = profile.sign(self.keys)
+        now = time.time() if now is None else now
         with closing(self._connect()) as db, db:
+            if challenge_id is not None:
+                used = db.execute("UPDATE challenges SET used_at = ? WHERE challenge_id = ? AND used_at IS NULL",
+                                  (now, challenge_id))
+                if used.rowcount != 1:
+                    raise ChallengeInvalid(f"challenge {challenge_id} was already used; ask for a new one")
             try:
                 db.execute(
                     "INSERT INTO voices (voice_id, record, key_id, signature) VALUES (?, ?, ?, ?)",
@@ -60,6 +89,51 @@ class Registry:
                 )
             except sqlite3.IntegrityError as e:
                 raise ValueError(f"voice {profile.voice_id!r} is already registered") from e
+            if on_commit is not None:
+                on_commit()
+
+    def revoke(self, voice_id: str, reason: str, now: float, on_commit: OnCommit | None = None) -> VoiceProfile:
+        """Revoke a voice from `now` on; raises UnknownVoice, or VoiceRevoked if it already was."""
+        stored = self._load(voice_id)
+        if stored is None:
+            raise UnknownVoice(voice_id, self.voice_ids())
+        with closing(self._connect()) as db, db:
+            changed = db.execute(
+                "UPDATE voices SET revoked_at = ?, revoked_reason = ? WHERE voice_id = ? AND revoked_at IS NULL",
+                (now, reason, voice_id),
+            )
+            if changed.rowcount != 1:
+                raise VoiceRevoked(f"voice {voice_id!r} was already revoked")
+            if on_commit is not None:
+                on_commit()
+        return VoiceProfile.from_canonical(stored.record)
+
+    def add_challenge(self, challenge: Challenge, on_commit: OnCommit | None = None) -> None:
+        with closing(self._connect()) as db, db:
+            db.execute(
+                "INSERT INTO challenges (challenge_id, name, phrase, nonce, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (challenge.challenge_id, challenge.name, challenge.phrase, json.dumps(list(challenge.nonce)),
+                 challenge.issued_at, challenge.expires_at),
+            )
+            if on_commit is not None:
+                on_commit()
+
+    def challenge(self, challenge_id: str) -> Challenge:
+        """The stored challenge; raises ChallengeInvalid for an unknown id."""
+        with closing(self._connect()) as db:
+            row = db.execute(
+                "SELECT challenge_id, name, phrase, nonce, issued_at, expires_at, used_at, failed_attempts "
+                "FROM challenges WHERE challenge_id = ?", (challenge_id,),
+            ).fetchone()
+        if row is None:
+            raise ChallengeInvalid(f"unknown challenge {challenge_id!r}; ask for one with `voicekit consent challenge`")
+        cid, name, phrase, nonce, issued_at, expires_at, used_at, failed = row
+        return Challenge(cid, name, phrase, tuple(json.loads(nonce)), issued_at, expires_at, used_at, failed)
+
+    def count_failed_attempt(self, challenge_id: str) -> None:
+        with closing(self._connect()) as db, db:
+            db.execute("UPDATE challenges SET failed_attempts = failed_attempts + 1 WHERE challenge_id = ?",
+                       (challenge_id,))
 
     def ensure(self, profiles: list[VoiceProfile]) -> None:
         """Register those of `profiles` that are not registered yet (house voices at first start)."""
@@ -75,9 +149,9 @@ class Registry:
     def check(self, voice_id: str) -> VoiceProfile:
         return self.check_at(voice_id, now=time.time())
 
-    def check_at(self, voice_id: str, now: float) -> VoiceProfile:
-        """The verified record of an active voice; raises UnknownVoice, ProfileTampered, VoiceRevoked
-        or ConsentExpired."""
+    def check_at(self, voice_id: str, now: float, scope: str | None = None) -> VoiceProfile:
+        """The verified record of an active voice whose consent covers `scope` (None: any); raises
+        UnknownVoice, ProfileTampered, VoiceRevoked, ConsentExpired or ScopeNotAllowed."""
         stored = self._load(voice_id)
         if stored is None:
             raise UnknownVoice(voice_id, self.voice_ids())
@@ -86,21 +160,24 @@ class Registry:
             raise VoiceRevoked(f"voice {voice_id!r} was revoked: {stored.revoked_reason or 'no reason given'}")
         if profile.expires_at is not None and profile.expires_at <= now:
             raise ConsentExpired(f"consent for voice {voice_id!r} expired at {profile.expires_at:.0f}")
+        if scope is not None and scope not in profile.scopes:
+            raise ScopeNotAllowed(
+                f"the consent for voice {voice_id!r} covers {', '.join(profile.scopes) or 'nothing'}, not {scope!r}")
         return profile
 
     def statuses_at(self, now: float) -> list[VoiceStatus]:
         """Every registered voice with its status; tampered records are listed, never trusted."""
-        out = []
-        for voice_id in self.voice_ids():
-            try:
-                out.append(VoiceStatus(voice_id, "active", self.check_at(voice_id, now)))
-            except ProfileTampered as e:
-                out.append(VoiceStatus(voice_id, "tampered", None, str(e)))
-            except VoiceRevoked as e:
-                out.append(VoiceStatus(voice_id, "revoked", self._verified(voice_id, self._load(voice_id)), str(e)))
-            except ConsentExpired as e:
-                out.append(VoiceStatus(voice_id, "expired", self._verified(voice_id, self._load(voice_id)), str(e)))
-        return out
+        return [self.status_at(voice_id, now) for voice_id in self.voice_ids()]
+
+    def status_at(self, voice_id: str, now: float) -> VoiceStatus:
+        """One voice's status: active, revoked, expired or tampered; raises UnknownVoice."""
+        try:
+            return VoiceStatus(voice_id, "active", self.check_at(voice_id, now))
+        except ProfileTampered as e:
+            return VoiceStatus(voice_id, "tampered", None, str(e))
+        except (VoiceRevoked, ConsentExpired) as e:
+            status = "revoked" if isinstance(e, VoiceRevoked) else "expired"
+            return VoiceStatus(voice_id, status, self._verified(voice_id, self._load(voice_id)), str(e))
 
     def _load(self, voice_id: str) -> SignedProfile | None:
         with closing(self._connect()) as db:

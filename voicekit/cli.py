@@ -1,7 +1,8 @@
 """The `voicekit` command: a thin shell over the studio.
 
 Exit codes: 0 success; 2 bad input (empty text, unknown format, unreadable file, bad path);
-3 consent refused (unknown, revoked, expired or tampered voice); 4 the release gate refused;
+3 consent refused (unknown, revoked, expired, tampered or out-of-scope voice; a refused enrollment
+or an unusable challenge); 4 the release gate refused;
 5 the ledger does not verify; 1 anything else. Errors are one line on stderr.
 """
 from __future__ import annotations
@@ -38,6 +39,43 @@ def build_parser() -> argparse.ArgumentParser:
     detect = commands.add_parser("detect", help="is this file ours? which voice, which record?")
     detect.add_argument("file", type=Path)
     detect.add_argument("--json", action="store_true")
+
+    consent = commands.add_parser("consent", help="consent challenges")
+    consent_commands = consent.add_subparsers(dest="consent_command", required=True, parser_class=_Parser)
+    challenge = consent_commands.add_parser("challenge", help="a phrase for the speaker to read, single-use")
+    challenge.add_argument("--name", required=True, help="the full name of the person who will consent")
+    challenge.add_argument("--ttl", type=float, default=600, help="seconds the challenge stays valid (default 600)")
+    challenge.add_argument("--json", action="store_true")
+
+    enroll = commands.add_parser("enroll", help="enroll a voice from a consent reading and reference recordings")
+    enroll.add_argument("references", nargs="+", type=Path, help="reference recordings, 10 s of speech in total")
+    enroll.add_argument("--challenge", required=True, help="the challenge id the consent reading answers")
+    enroll.add_argument("--consent", required=True, type=Path, help="the recording of the challenge phrase")
+    enroll.add_argument("--name", help="the enrolling person's name; must match the challenge's")
+    enroll.add_argument("--scope", default="tts", help="comma-separated: tts, sing (default tts)")
+    enroll.add_argument("--expires", help="consent expiry, ISO date or time (a date means the end of that day, UTC)")
+    enroll.add_argument("--keep-references", action="store_true",
+                        help="keep the reference audio, encrypted, for engines that condition on audio")
+    enroll.add_argument("--json", action="store_true")
+
+    profiles = commands.add_parser("profiles", help="enrolled voice profiles")
+    profile_commands = profiles.add_subparsers(dest="profiles_command", required=True, parser_class=_Parser)
+    profile_commands.add_parser("list", help="every enrolled profile and its status").add_argument(
+        "--json", action="store_true")
+    show = profile_commands.add_parser("show", help="one profile, its consent record and status")
+    show.add_argument("profile_id")
+    show.add_argument("--json", action="store_true")
+    revoke = profile_commands.add_parser("revoke", help="revoke a profile, at once")
+    revoke.add_argument("profile_id")
+    revoke.add_argument("--reason", default="", help="why (recorded in the ledger)")
+    revoke.add_argument("--json", action="store_true")
+
+    keys = commands.add_parser("keys", help="the registry's signing keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)
+    key_commands.add_parser("rotate", help="sign with a new key from now on").add_argument(
+        "--json", action="store_true")
+    key_commands.add_parser("export-public", help="print the public keys, for auditors").add_argument(
+        "--json", action="store_true")
 
     ledger = commands.add_parser("ledger", help="the tamper-evident ledger")
     ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True, parser_class=_Parser)
@@ -108,6 +146,35 @@ def _run(args: argparse.Namespace) -> int:
         extra = f", mark {finding['mark_id']}, voice {finding['provenance']['voice']}" if finding["provenance"] else ""
         _print(finding, args.json, f"{args.file}: {verdict} (p={finding['p_value']:.3g}){extra}")
         return EXIT_OK
+    if args.command == "consent":
+        challenge = studio.consent_challenge(args.name, ttl_s=args.ttl)
+        out = {"challenge_id": challenge.challenge_id, "phrase": challenge.phrase,
+               "expires_at": _iso(challenge.expires_at)}
+        _print(out, args.json, f"challenge {out['challenge_id']} (valid until {out['expires_at']}); read aloud:\n"
+                               f"{challenge.phrase}")
+        return EXIT_OK
+    if args.command == "enroll":
+        profile = studio.enroll(
+            args.challenge, args.consent, args.references, scopes=_scopes(args.scope),
+            expires_at=_parse_expiry(args.expires), name=args.name, keep_references=args.keep_references,
+        )
+        out = {"profile_id": profile.voice_id, "name": profile.display_name, "scopes": list(profile.scopes),
+               "expires_at": _iso(profile.expires_at)}
+        _print(out, args.json, f"enrolled {profile.voice_id} for {profile.display_name}")
+        return EXIT_OK
+    if args.command == "profiles":
+        return _profiles(studio, args)
+    if args.command == "keys":
+        if args.keys_command == "rotate":
+            kid = studio.rotate_keys()
+            _print({"key_id": kid}, args.json, f"new signing key {kid}")
+        else:
+            pems = studio.keys.public_pem()
+            rows = [{"key_id": kid, "algorithm": "Ed25519", "current": kid == studio.keys.current_key_id,
+                     "public_key_hex": hexkey, "pem": pems[kid]} for kid, hexkey in studio.keys.public_keys().items()]
+            _print(rows, args.json, "".join(f"# key {r['key_id']}{' (current)' if r['current'] else ''}\n{r['pem']}"
+                                            for r in rows).rstrip())
+        return EXIT_OK
     if args.command == "ledger":
         report = studio.ledger.verify()
         lines = [f"ledger {'ok' if report.ok else 'BROKEN'}: {report.entries} entries"] + report.problems
@@ -125,6 +192,66 @@ def _run(args: argparse.Namespace) -> int:
         _print(rows, args.json, text)
         return EXIT_OK
     raise AssertionError(args.command)
+
+
+def _profiles(studio, args: argparse.Namespace) -> int:
+    now = studio.clock()
+    if args.profiles_command == "list":
+        rows = [_profile_row(s) for s in studio.registry.statuses_at(now) if s.voice_id.startswith("profile:")]
+        _print(rows, args.json, "\n".join(f"{r['profile_id']:<22} {r['status']:<9} {r['name'] or ''}" for r in rows)
+               or "no enrolled profiles")
+        return EXIT_OK
+    voice_id = args.profile_id if args.profile_id.startswith("profile:") else f"profile:{args.profile_id}"
+    if args.profiles_command == "revoke":
+        studio.revoke(voice_id, args.reason)
+    status = studio.registry.status_at(voice_id, now)
+    row = _profile_row(status)
+    if args.profiles_command == "show" and status.profile is not None:
+        row["details"] = status.profile.details
+    text = "\n".join(f"{k}: {v}" for k, v in row.items() if k != "details")
+    _print(row, args.json, f"revoked {voice_id}" if args.profiles_command == "revoke" else text)
+    return EXIT_OK
+
+
+def _profile_row(status) -> dict[str, Any]:
+    profile = status.profile
+    return {
+        "profile_id": status.voice_id, "status": status.status, "detail": status.detail,
+        "name": profile.display_name if profile else None,
+        "scopes": list(profile.scopes) if profile else None,
+        "created_at": _iso(profile.created_at) if profile else None,
+        "expires_at": _iso(profile.expires_at) if profile else None,
+    }
+
+
+def _scopes(text: str) -> tuple[str, ...]:
+    return tuple(s.strip() for s in text.split(",") if s.strip())
+
+
+def _parse_expiry(text: str | None) -> float | None:
+    """ISO date (the end of that day, UTC) or date-time (UTC unless it names a zone) -> Unix seconds."""
+    from datetime import date, datetime, time, timedelta, timezone
+
+    from voicekit.errors import BadInput
+
+    if text is None:
+        return None
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text) + timedelta(days=1)
+            return datetime.combine(day, time(), timezone.utc).timestamp()
+        moment = datetime.fromisoformat(text)
+    except ValueError as e:
+        raise BadInput(f"--expires {text!r} is not an ISO date (2027-01-31) or date-time") from e
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def _iso(seconds: float | None) -> str | None:
+    from datetime import datetime, timezone
+
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _shipped_human_recording() -> Path | None:

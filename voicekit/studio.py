@@ -16,11 +16,18 @@ from typing import Any, Callable
 
 import numpy as np
 
+from consent import sealed
+from consent.atomic import atomic_write
+from consent.challenges import DEFAULT_TTL_S, Challenge, new_challenge
+from consent.enrollment import SCOPES, Enroller, Recording
+from consent.errors import EnrollmentRefused
 from consent.keys import RegistryKeys
 from consent.ledger import Ledger
+from consent.profiles import VoiceProfile
 from consent.registry import Registry
-from detection.audit import Finding, inspect_file
-from detection.decoding import decode_bytes
+from consent.voiceprint import VOICEPRINT_RATE
+from detection.audit import Finding, inspect_audio, inspect_file
+from detection.decoding import decode_bytes, decode_file
 from detection.gate import ReleaseGate
 from detection.watermark import KeyedWatermark, WatermarkKey, Watermarker
 from voicekit import audio, engines
@@ -81,9 +88,14 @@ class Studio:
         self.clock = clock
         self.threads = threads
         self.registry.ensure(engines.house_profiles(now=clock()))
-        self.watermarker = watermarker or KeyedWatermark([WatermarkKey(s) for s in self.keys.watermark_secrets()])
+        self._own_watermark = watermarker is None
+        self.watermarker = watermarker or self._keyed_watermark()
         self.gate = gate or ReleaseGate(self.watermarker)
         self._engines: dict[str, Engine] = {}
+        self._enroller: Enroller | None = None
+
+    def _keyed_watermark(self) -> KeyedWatermark:
+        return KeyedWatermark([WatermarkKey(s) for s in self.keys.watermark_secrets()])
 
     def engine(self, name: str) -> Engine:
         """The named engine, loaded once on first use."""
@@ -96,7 +108,7 @@ class Studio:
         _check_request(text, sample_rate, format)
         timings: dict[str, float] = {}
         t = time.perf_counter()
-        profile = self.registry.check_at(voice, now=self.clock())
+        profile = self.registry.check_at(voice, now=self.clock(), scope="tts")
         engine = self.engine(profile.engine)
         timings["consent"], t = time.perf_counter() - t, time.perf_counter()
 
@@ -136,12 +148,117 @@ class Studio:
         """Is this file ours? Raises UnreadableAudio for a missing, empty or non-audio file."""
         return inspect_file(path, self.watermarker, self.ledger, self.keys)
 
+    def consent_challenge(self, name: str, ttl_s: float = DEFAULT_TTL_S) -> Challenge:
+        """A phrase for `name` to read, valid once, for `ttl_s` seconds; raises BadInput for a bad name."""
+        try:
+            challenge = new_challenge(name, now=self.clock(), ttl_s=ttl_s)
+        except ValueError as e:
+            raise BadInput(str(e)) from e
+        self.registry.add_challenge(challenge, on_commit=lambda: self.ledger.append("consent-challenge", {
+            "challenge_id": challenge.challenge_id, "name": challenge.name, "expires_at": challenge.expires_at,
+        }, now=challenge.issued_at))
+        return challenge
+
+    def enroll(
+        self,
+        challenge_id: str,
+        consent: Path | str,
+        references: list[Path | str],
+        scopes: tuple[str, ...] = ("tts",),
+        expires_at: float | None = None,
+        name: str | None = None,
+        keep_references: bool = False,
+    ) -> VoiceProfile:
+        """Check a consent reading and reference recordings; store and return the signed profile.
+
+        Raises ChallengeInvalid, EnrollmentRefused (every failed check, with its figures), BadInput
+        or UnreadableAudio. A refusal counts against the challenge (three and it is spent) and is
+        written to the ledger; nothing else changes.
+        """
+        now = self.clock()
+        _check_enrollment_request(references, scopes, expires_at, now)
+        challenge = self.registry.challenge(challenge_id)
+        challenge.usable_by(name, now)
+        consent_recording = self._recording(consent)
+        recordings = [self._recording(r) for r in references]
+        watermark_p = {r.label: self._watermark_p(r) for r in [consent_recording, *recordings]}
+        enroller = self._enroller = self._enroller or Enroller()
+        assessment, embedding, _ = enroller.assess(challenge, consent_recording, recordings, watermark_p)
+        if assessment.failures:
+            self.registry.count_failed_attempt(challenge_id)
+            self.ledger.append("enrollment-refused", {
+                "challenge_id": challenge_id, "failures": assessment.failures,
+                "audio_sha256": [r.sha256 for r in [consent_recording, *recordings]],
+            }, now=now)
+            raise EnrollmentRefused(assessment.failures)
+        profile = enroller.profile(challenge, consent_recording, recordings, assessment, embedding, scopes,
+                                   expires_at, now, references_sealed=keep_references)
+        folder = self.home / "references" / profile.voice_id.replace(":", "-")
+        if keep_references:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            for i, recording in enumerate(recordings):
+                atomic_write(folder / f"reference-{i}.sealed", sealed.seal(recording.data, self.keys, profile.voice_id),
+                             mode=0o600)
+        try:
+            self.registry.register(profile, challenge_id=challenge_id, now=now, on_commit=lambda: self.ledger.append(
+                "enrollment", {
+                    "voice_id": profile.voice_id, "challenge_id": challenge_id,
+                    "record_sha256": hashlib.sha256(profile.canonical()).hexdigest(),
+                    "scopes": list(scopes), "expires_at": expires_at, "key_id": self.keys.current_key_id,
+                }, now=now))
+        except BaseException:
+            for file in folder.glob("*.sealed"):
+                file.unlink()
+            raise
+        return profile
+
+    def sealed_references(self, voice_id: str) -> list[bytes]:
+        """The reference recordings kept (encrypted) for an active profile, decrypted, as their original bytes."""
+        self.registry.check_at(voice_id, now=self.clock())
+        folder = self.home / "references" / voice_id.replace(":", "-")
+        return [sealed.unseal(f.read_bytes(), self.keys, voice_id) for f in sorted(folder.glob("reference-*.sealed"))]
+
+    def revoke(self, voice_id: str, reason: str = "") -> VoiceProfile:
+        """Revoke a voice at once, for every later request; raises UnknownVoice or VoiceRevoked."""
+        now = self.clock()
+        return self.registry.revoke(voice_id, reason, now, on_commit=lambda: self.ledger.append(
+            "revocation", {"voice_id": voice_id, "reason": reason}, now=now))
+
+    def rotate_keys(self) -> str:
+        """Sign with a new key from now on; older records, entries and watermarks keep verifying."""
+        previous = self.keys.current_key_id
+        kid = self.keys.rotate()
+        self.ledger.append("key-rotation", {
+            "key_id": kid, "previous_key_id": previous, "public_key": self.keys.public_keys()[kid],
+        }, now=self.clock())
+        if self._own_watermark:
+            self.watermarker = self._keyed_watermark()
+            self.gate = ReleaseGate(self.watermarker)
+        return kid
+
+    def _recording(self, path: Path | str) -> Recording:
+        samples, rate = decode_file(path)
+        return Recording(Path(path).name, Path(path).read_bytes(), audio.resample(samples, rate, VOICEPRINT_RATE))
+
+    def _watermark_p(self, recording: Recording) -> float:
+        return inspect_audio(recording.samples, VOICEPRINT_RATE, self.watermarker, self.ledger, self.keys).p_value
+
     def _fresh_mark_id(self) -> int:
         used = self.ledger.mark_ids()
         while True:
             candidate = secrets.randbits(32)
             if candidate not in used:
                 return candidate
+
+
+def _check_enrollment_request(references: list, scopes: tuple[str, ...], expires_at: float | None, now: float) -> None:
+    if not references:
+        raise BadInput("give at least one reference recording (10 s of speech in total)")
+    unknown = set(scopes) - set(SCOPES)
+    if not scopes or unknown:
+        raise BadInput(f"scopes must be among {', '.join(SCOPES)}; got {', '.join(scopes) or 'none'}")
+    if expires_at is not None and expires_at <= now:
+        raise BadInput("the expiry date is in the past")
 
 
 def _check_request(text: str, sample_rate: int, fmt: str) -> None:

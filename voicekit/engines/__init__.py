@@ -7,12 +7,15 @@ from consent.profiles import VoiceProfile
 from voicekit.engines.base import Engine
 from voicekit.engines.heart import HeartEngine
 from voicekit.engines.joe import JoeEngine
+from voicekit.errors import EngineUnavailable
 
 ENGINES = {"heart": HeartEngine, "joe": JoeEngine}
 HOUSE_SCOPES = ("tts",)
 
 
 def create(name: str, threads: int = 1) -> Engine:
+    if name not in ENGINES:
+        raise EngineUnavailable(f"no synthesis engine {name!r} is installed (installed: {', '.join(ENGINES)})")
     return ENGINES[name](threads=threads)
 
 
