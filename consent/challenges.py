@@ -48,8 +48,10 @@ class Challenge:
             raise ChallengeInvalid(f"challenge {self.challenge_id} was issued for {self.name!r}, not {name!r}")
 
 
-def new_challenge(name: str, now: float, ttl_s: float = DEFAULT_TTL_S) -> Challenge:
-    """A fresh challenge for `name`; raises ValueError for a name that cannot be read aloud safely."""
+def new_challenge(name: str, now: float, ttl_s: float = DEFAULT_TTL_S, nonce: tuple[str, ...] | None = None) -> Challenge:
+    """A fresh challenge for `name`; raises ValueError for a name that cannot be read aloud safely.
+
+    nonce: fixed words, for reproducible tests and benchmarks only; by default they are random."""
     name = " ".join(name.split())
     words = words_of(name)
     if not words or len(name) > MAX_NAME_CHARS:
@@ -58,7 +60,7 @@ def new_challenge(name: str, now: float, ttl_s: float = DEFAULT_TTL_S) -> Challe
         raise ValueError("the name contains a negation word, which the statement check must reject")
     if not 0 < ttl_s <= 86400:
         raise ValueError("the challenge lifetime must be between 0 and 86400 seconds")
-    nonce = draw_nonce()
+    nonce = nonce or draw_nonce()
     return Challenge(
         challenge_id=secrets.token_hex(8),
         name=name,

@@ -57,7 +57,7 @@ class StatementThresholds:
 
     phrase: float = 0.65
     nonce_mean: float = 0.6
-    nonce_each: float = 0.2
+    nonce_each: float = 0.15
     name: float = 0.45
 
 

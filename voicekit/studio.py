@@ -148,10 +148,12 @@ class Studio:
         """Is this file ours? Raises UnreadableAudio for a missing, empty or non-audio file."""
         return inspect_file(path, self.watermarker, self.ledger, self.keys)
 
-    def consent_challenge(self, name: str, ttl_s: float = DEFAULT_TTL_S) -> Challenge:
-        """A phrase for `name` to read, valid once, for `ttl_s` seconds; raises BadInput for a bad name."""
+    def consent_challenge(self, name: str, ttl_s: float = DEFAULT_TTL_S,
+                          nonce: tuple[str, ...] | None = None) -> Challenge:
+        """A phrase for `name` to read, valid once, for `ttl_s` seconds; raises BadInput for a bad name.
+        nonce: fixed words for reproducible tests and benchmarks; random by default (and from the CLI)."""
         try:
-            challenge = new_challenge(name, now=self.clock(), ttl_s=ttl_s)
+            challenge = new_challenge(name, now=self.clock(), ttl_s=ttl_s, nonce=nonce)
         except ValueError as e:
             raise BadInput(str(e)) from e
         self.registry.add_challenge(challenge, on_commit=lambda: self.ledger.append("consent-challenge", {
@@ -210,7 +212,7 @@ class Studio:
             for file in folder.glob("*.sealed"):
                 file.unlink()
             raise
-        return profile
+        return self.registry.check_at(profile.voice_id, now=now)  # as signed and stored
 
     def sealed_references(self, voice_id: str) -> list[bytes]:
         """The reference recordings kept (encrypted) for an active profile, decrypted, as their original bytes."""

@@ -1,0 +1,111 @@
+"""The consent statement check: free recognition, phoneme-level comparison, nonce words, negations."""
+import pytest
+
+from consent.challenges import new_challenge
+from consent.errors import ChallengeInvalid
+from consent.phonemes import Lexicon, align
+from consent.statement import StatementChecker, consent_phrase, nonce_vocabulary
+
+NAME, NONCE = "Mary Jones", ("harbor", "pencil", "tiger")
+
+
+@pytest.fixture(scope="module")
+def checker():
+    return StatementChecker()
+
+
+def heard(text):
+    return text.lower().replace(",", "").replace(".", "").replace(":", "")
+
+
+def test_the_exact_phrase_passes(checker):
+    result = checker.compare(heard(consent_phrase(NAME, NONCE)), NAME, NONCE)
+    assert result.failures() == []
+    assert result.phrase_score > 0.95 and min(result.nonce_scores) == 1.0 and result.name_score == 1.0
+
+
+def test_sound_alike_recognition_errors_are_tolerated(checker):
+    transcript = "hi mary jones agreed that voice kid may create a synthetic for sinn of my boys my words are harbor pencils tigers"
+    assert checker.compare(transcript, NAME, NONCE).failures() == []
+
+
+@pytest.mark.parametrize("transcript, reason", [
+    ("i mary jones do not agree that voice kit may create a synthetic version of my voice my words are harbor pencil tiger", "negation"),
+    ("i mary jones agree that voice kit may never create a synthetic version of my voice my words are harbor pencil tiger", "negation"),
+    ("i mary jones agree that voice kit may create a synthetic version of my voice my words are harbor pencil tiger i withdraw", "negation"),
+    ("i mary jones refuse that voice kit may create a synthetic version of my voice my words are harbor pencil tiger", "negation"),
+])
+def test_a_negation_anywhere_rejects(checker, transcript, reason):
+    failures = checker.compare(transcript, NAME, NONCE).failures()
+    assert any("negation" in f for f in failures), failures
+
+
+def test_a_reading_of_another_challenge_is_a_replay(checker):
+    old = heard(consent_phrase(NAME, ("meadow", "violin", "rocket")))
+    failures = checker.compare(old, NAME, NONCE).failures()
+    assert any("challenge words were not heard" in f for f in failures), failures
+
+
+def test_another_name_is_not_heard(checker):
+    failures = checker.compare(heard(consent_phrase("Robert Miller", NONCE)), NAME, NONCE).failures()
+    assert any("name was not heard" in f for f in failures), failures
+
+
+def test_unrelated_speech_fails_the_phrase(checker):
+    failures = checker.compare("the quick brown fox jumps over the lazy dog", NAME, NONCE).failures()
+    assert any("does not match the phrase" in f for f in failures)
+
+
+def test_a_name_missing_from_the_dictionary_is_phonemised_by_espeak():
+    lexicon = Lexicon.packaged()
+    assert "okonkwo" not in lexicon
+    phones = lexicon.phones("Okonkwo")
+    assert phones[:2] == ("AA", "K") or "K" in phones
+    assert align([lexicon.phones("okonkwo")], lexicon.phones("okonkwo")).score == 1.0
+
+
+def test_nonce_words_are_all_pronounceable():
+    lexicon = Lexicon.packaged()
+    words = nonce_vocabulary()
+    assert len(words) >= 200 and all(w in lexicon for w in words)
+
+
+def test_challenges_name_the_person_and_refuse_names_with_negations():
+    challenge = new_challenge("  Mary   Jones ", now=0.0)
+    assert challenge.name == "Mary Jones" and challenge.phrase.startswith("I, Mary Jones, agree")
+    assert all(word in challenge.phrase for word in challenge.nonce) and len(set(challenge.nonce)) == 3
+    with pytest.raises(ValueError, match="negation"):
+        new_challenge("Never Jones", now=0.0)
+    with pytest.raises(ValueError, match="letters"):
+        new_challenge("123", now=0.0)
+
+
+def test_challenge_nonces_are_random():
+    assert len({new_challenge("Mary Jones", now=0.0).nonce for _ in range(20)}) == 20
+
+
+def test_challenge_use_rules():
+    challenge = new_challenge("Mary Jones", now=0.0, ttl_s=600)
+    challenge.usable_by("mary jones", now=599.0)
+    with pytest.raises(ChallengeInvalid, match="expired"):
+        challenge.usable_by(None, now=600.0)
+    with pytest.raises(ChallengeInvalid, match="issued for 'Mary Jones', not 'Robert Miller'"):
+        challenge.usable_by("Robert Miller", now=1.0)
+
+
+def test_real_readings_by_an_engine_voice(checker):
+    """Rendered straight by the heart engine (no studio, no mark; seeded, so the same every run),
+    then recognised by pocketsphinx."""
+    from voicekit.audio import resample
+    from voicekit.engines import create
+
+    heart = create("heart")
+
+    def reading(text):
+        return resample(heart.synthesize(text), heart.sample_rate, 16000)
+
+    genuine = checker.check(reading(consent_phrase(NAME, NONCE)), NAME, NONCE)
+    assert genuine.failures() == [], genuine.transcript
+    negated = consent_phrase(NAME, NONCE).replace("agree", "do not agree")
+    refused = checker.check(reading(negated), NAME, NONCE)
+    assert any("negation" in f for f in refused.failures()), refused.transcript
