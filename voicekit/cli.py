@@ -204,7 +204,7 @@ def _profiles(studio, args: argparse.Namespace) -> int:
     voice_id = args.profile_id if args.profile_id.startswith("profile:") else f"profile:{args.profile_id}"
     if args.profiles_command == "revoke":
         studio.revoke(voice_id, args.reason)
-    status = studio.registry.status_at(voice_id, now)
+    status = studio.registry.status_at(voice_id, studio.clock())
     row = _profile_row(status)
     if args.profiles_command == "show" and status.profile is not None:
         row["details"] = status.profile.details

@@ -121,3 +121,66 @@ def test_an_edited_ledger_fails_verification(tmp_path):
     assert run.returncode == 5
     report = json.loads(run.stdout)
     assert report["ok"] is False and report["entries"] == 2
+
+
+def test_consent_enroll_profiles_and_keys(tmp_path):
+    """The enrollment lifecycle as a user runs it. The challenge read aloud is made with fixed words
+    (heart reads them reliably); the CLI's own challenge is checked for its shape."""
+    import soundfile as sf
+
+    from voicekit import Studio
+
+    home = tmp_path / "home"
+    issued = voicekit(home, "consent", "challenge", "--name", "Mary Jones", "--json")
+    assert issued.returncode == 0, issued.stderr
+    challenge = json.loads(issued.stdout)
+    assert set(challenge) == {"challenge_id", "phrase", "expires_at"}
+    assert challenge["phrase"].startswith("I, Mary Jones, agree that voicekit may create a synthetic version of my voice.")
+
+    studio = Studio(home=home)
+    fixed = studio.consent_challenge("Mary Jones", nonce=("harbor", "pencil", "tiger"))
+    heart = studio.engine("heart")
+    sf.write(tmp_path / "consent.wav", heart.synthesize(fixed.phrase), heart.sample_rate)
+    sf.write(tmp_path / "ref.wav", heart.synthesize(
+        "The old lighthouse keeper climbed the winding stairs every evening to light the lamp. "
+        "Rain had fallen all week, and the river was running high under the stone bridge. "
+        "She packed a small bag with bread, cheese and apples before setting out at dawn."), heart.sample_rate)
+
+    enrolled = voicekit(home, "enroll", "--challenge", fixed.challenge_id, "--consent", str(tmp_path / "consent.wav"),
+                        "--scope", "tts,sing", "--expires", "2099-12-31", "--json", str(tmp_path / "ref.wav"))
+    assert enrolled.returncode == 0, enrolled.stderr
+    profile_id = json.loads(enrolled.stdout)["profile_id"]
+    again = voicekit(home, "enroll", "--challenge", fixed.challenge_id, "--consent", str(tmp_path / "consent.wav"),
+                     str(tmp_path / "ref.wav"))
+    assert again.returncode == 3 and "already used" in one_line_error(again)
+
+    listed = json.loads(voicekit(home, "profiles", "list", "--json").stdout)
+    assert [(p["profile_id"], p["status"]) for p in listed] == [(profile_id, "active")]
+    shown = json.loads(voicekit(home, "profiles", "show", profile_id, "--json").stdout)
+    assert shown["status"] == "active" and shown["scopes"] == ["tts", "sing"]
+    assert shown["expires_at"] == "2100-01-01T00:00:00Z" and shown["details"]["consent"]["challenge_id"] == fixed.challenge_id
+
+    revoked = voicekit(home, "profiles", "revoke", profile_id, "--reason", "asked by the speaker", "--json")
+    assert revoked.returncode == 0 and json.loads(revoked.stdout)["status"] == "revoked"
+    say = voicekit(home, "say", "Hello.", "--voice", profile_id, "-o", str(tmp_path / "x.wav"))
+    assert say.returncode == 3 and "asked by the speaker" in one_line_error(say)
+
+    old = json.loads(voicekit(home, "keys", "export-public", "--json").stdout)
+    rotated = json.loads(voicekit(home, "keys", "rotate", "--json").stdout)["key_id"]
+    keys = json.loads(voicekit(home, "keys", "export-public", "--json").stdout)
+    assert {k["key_id"] for k in keys} == {old[0]["key_id"], rotated}
+    assert [k["key_id"] for k in keys if k["current"]] == [rotated] and keys[0]["pem"].startswith("-----BEGIN PUBLIC KEY")
+    assert json.loads(voicekit(home, "profiles", "show", profile_id, "--json").stdout)["status"] == "revoked"
+    verify = voicekit(home, "ledger", "verify", "--json")
+    assert verify.returncode == 0 and json.loads(verify.stdout)["ok"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["consent", "challenge", "--name", "Never Jones"], "negation"),
+    (["enroll", "--challenge", "nope", "--consent", "c.wav", "r.wav"], "unknown challenge"),
+    (["enroll", "--challenge", "x", "--consent", "c.wav", "--expires", "soon", "r.wav"], "not an ISO date"),
+    (["profiles", "show", "nobody"], "unknown voice"),
+])
+def test_consent_verbs_refuse_bad_input_in_one_line(home, args, message):
+    run = voicekit(home, *args)
+    assert run.returncode in (2, 3) and message in one_line_error(run)
