@@ -27,14 +27,15 @@ SCOPES = ("tts", "sing")
 @dataclass(frozen=True)
 class EnrollmentPolicy:
     """The bars a recording must clear. Speaker thresholds are cosine similarities of resemblyzer
-    embeddings, calibrated by bench/consent.py (same speaker 0.8-0.95 on 5 s or more, others below 0.75)."""
+    embeddings, calibrated by bench/consent.py (same speaker 0.89 or more on 5 s utterances; other voices
+    mostly below 0.79)."""
 
     min_reference_voiced_s: float = 10.0
     max_clipped_fraction: float = 0.001
     min_snr_db: float = 15.0
     min_consent_voiced_s: float = 2.0
-    same_speaker: float = 0.75  # consent reading against the references' centroid
-    one_speaker: float = 0.70  # every pair of 5 s reference segments
+    same_speaker: float = 0.82  # consent reading against the references' centroid
+    one_speaker: float = 0.75  # every pair of 5 s reference segments
     ours_p_value: float = 1e-4  # a recording whose watermark p-value is this small is our output
 
 

@@ -4,12 +4,15 @@ The phrase names the person and ends with random words (a nonce), so an old reco
 for somebody else does not pass. What was said is found by free-vocabulary recognition with the
 English model inside the pocketsphinx wheel, never by decoding against the phrase itself (a
 grammar of the phrase alone "hears" the phrase in "I do not consent"). The transcript is then
-compared with the phrase phoneme by phoneme (consent.phonemes), and any negation rejects.
+compared with the phrase phoneme by phoneme (consent.phonemes), and any negation rejects: one in
+the transcript, or one found by a second pass that spots negating key phrases ("do not", "never",
+"withdraw"...; data/negations.kws), because free recognition sometimes hears "don't agree" as
+"down to agree".
 """
 from __future__ import annotations
 
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from importlib import resources
 from typing import Any
@@ -71,13 +74,15 @@ class StatementCheck:
     name_score: float
     negations: tuple[str, ...]
     thresholds: StatementThresholds
+    spotted: tuple[str, ...] = ()
 
     def failures(self) -> list[str]:
         """Why the statement is refused, one reason each; empty when it is accepted."""
         t = self.thresholds
         out = []
-        if self.negations:
-            out.append(f"the statement contains a negation ({', '.join(self.negations)}); heard: {self.transcript!r}")
+        if self.negations or self.spotted:
+            found = ", ".join(dict.fromkeys(self.negations + self.spotted))
+            out.append(f"the statement contains a negation ({found}); heard: {self.transcript!r}")
         if self.phrase_score < t.phrase:
             out.append(f"the statement does not match the phrase (score {self.phrase_score:.2f}, needs {t.phrase:.2f}); "
                        f"heard: {self.transcript!r}")
@@ -117,18 +122,28 @@ class StatementChecker:
 
         return Decoder(samprate=RECOGNISER_RATE, loglevel="FATAL")
 
+    @cached_property
+    def _spotter(self):
+        from pocketsphinx import Decoder
+
+        keyphrases = resources.files("consent").joinpath("data/negations.kws")
+        with resources.as_file(keyphrases) as path:
+            return Decoder(samprate=RECOGNISER_RATE, loglevel="FATAL", kws=str(path))
+
     def transcribe(self, samples: np.ndarray) -> str:
         """samples: float32 mono at 16 kHz in [-1, 1]. Returns lower-case words."""
-        pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
-        self._decoder.start_utt()
-        self._decoder.process_raw(pcm, full_utt=True)
-        self._decoder.end_utt()
-        hypothesis = self._decoder.hyp()
+        hypothesis = _decode(self._decoder, samples).hyp()
         return hypothesis.hypstr if hypothesis is not None else ""
+
+    def spot_negations(self, samples: np.ndarray) -> tuple[str, ...]:
+        """Negating key phrases found in the reading (float32 mono, 16 kHz)."""
+        segments = _decode(self._spotter, samples).seg() or []
+        return tuple(dict.fromkeys(segment.word.strip() for segment in segments))
 
     def check(self, samples: np.ndarray, name: str, nonce: tuple[str, ...]) -> StatementCheck:
         """samples: the reading, float32 mono at 16 kHz."""
-        return self.compare(self.transcribe(samples), name, nonce)
+        result = self.compare(self.transcribe(samples), name, nonce)
+        return replace(result, spotted=self.spot_negations(samples))
 
     def compare(self, transcript: str, name: str, nonce: tuple[str, ...]) -> StatementCheck:
         """Score a transcript against the phrase for `name` and `nonce`."""
@@ -151,6 +166,14 @@ class StatementChecker:
     @staticmethod
     def _spoken(words: list[str]) -> list[str]:
         return [part for w in words for part in SPOKEN_FORMS.get(w, (w,))]
+
+
+def _decode(decoder, samples: np.ndarray):
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+    decoder.start_utt()
+    decoder.process_raw(pcm, full_utt=True)
+    decoder.end_utt()
+    return decoder
 
 
 def _negations(words: list[str], phones: list[tuple[str, ...]], costs: tuple[float, ...]) -> tuple[str, ...]:
