@@ -48,7 +48,9 @@ class Challenge:
             raise ChallengeInvalid(f"challenge {self.challenge_id} was issued for {self.name!r}, not {name!r}")
 
 
-def new_challenge(name: str, now: float, ttl_s: float = DEFAULT_TTL_S, nonce: tuple[str, ...] | None = None) -> Challenge:
+def new_challenge(
+    name: str, now: float, ttl_s: float = DEFAULT_TTL_S, nonce: tuple[str, ...] | None = None
+) -> Challenge:
     """A fresh challenge for `name`; raises ValueError for a name that cannot be read aloud safely.
 
     nonce: fixed words, for reproducible tests and benchmarks only; by default they are random."""

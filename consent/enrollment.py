@@ -17,7 +17,7 @@ import numpy as np
 
 from consent.challenges import Challenge
 from consent.profiles import VoiceProfile
-from consent.statement import StatementChecker, StatementCheck
+from consent.statement import StatementCheck, StatementChecker
 from consent.voiceprint import SpeakerEncoder, SpeechQuality, centroid, similarity, speech_quality, voiced_audio
 
 CLONE_ENGINE = "clone"

@@ -15,7 +15,13 @@ from typing import Callable
 
 from consent.challenges import Challenge
 from consent.errors import (
-    ChallengeInvalid, ConsentExpired, ProfileTampered, ScopeNotAllowed, SignatureInvalid, UnknownVoice, VoiceRevoked,
+    ChallengeInvalid,
+    ConsentExpired,
+    ProfileTampered,
+    ScopeNotAllowed,
+    SignatureInvalid,
+    UnknownVoice,
+    VoiceRevoked,
 )
 from consent.keys import RegistryKeys, Signature
 from consent.profiles import SignedProfile, VoiceProfile
@@ -111,7 +117,8 @@ class Registry:
     def add_challenge(self, challenge: Challenge, on_commit: OnCommit | None = None) -> None:
         with closing(self._connect()) as db, db:
             db.execute(
-                "INSERT INTO challenges (challenge_id, name, phrase, nonce, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO challenges (challenge_id, name, phrase, nonce, issued_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 (challenge.challenge_id, challenge.name, challenge.phrase, json.dumps(list(challenge.nonce)),
                  challenge.issued_at, challenge.expires_at),
             )

@@ -84,7 +84,8 @@ class StatementCheck:
             found = ", ".join(dict.fromkeys(self.negations + self.spotted))
             out.append(f"the statement contains a negation ({found}); heard: {self.transcript!r}")
         if self.phrase_score < t.phrase:
-            out.append(f"the statement does not match the phrase (score {self.phrase_score:.2f}, needs {t.phrase:.2f}); "
+            out.append(f"the statement does not match the phrase (score {self.phrase_score:.2f}, "
+                       f"needs {t.phrase:.2f}); "
                        f"heard: {self.transcript!r}")
         nonce_mean = float(np.mean(self.nonce_scores)) if self.nonce_scores else 0.0
         missing = [i + 1 for i, s in enumerate(self.nonce_scores) if s < t.nonce_each]

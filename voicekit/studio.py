@@ -29,7 +29,7 @@ from consent.voiceprint import VOICEPRINT_RATE
 from detection.audit import Finding, inspect_audio, inspect_file
 from detection.decoding import decode_bytes, decode_file
 from detection.gate import ReleaseGate
-from detection.watermark import KeyedWatermark, WatermarkKey, Watermarker
+from detection.watermark import KeyedWatermark, Watermarker, WatermarkKey
 from voicekit import audio, engines
 from voicekit.engines.base import Engine
 from voicekit.errors import BadInput, EmptyText, UnsupportedFormat

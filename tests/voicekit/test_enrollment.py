@@ -10,7 +10,12 @@ import pytest
 import soundfile as sf
 
 from consent.errors import (
-    ChallengeInvalid, ConsentExpired, EnrollmentRefused, ProfileTampered, ScopeNotAllowed, SealedDataError,
+    ChallengeInvalid,
+    ConsentExpired,
+    EnrollmentRefused,
+    ProfileTampered,
+    ScopeNotAllowed,
+    SealedDataError,
     VoiceRevoked,
 )
 from consent.keys import RegistryKeys
