@@ -5,9 +5,10 @@ for somebody else does not pass. What was said is found by free-vocabulary recog
 English model inside the pocketsphinx wheel, never by decoding against the phrase itself (a
 grammar of the phrase alone "hears" the phrase in "I do not consent"). The transcript is then
 compared with the phrase phoneme by phoneme (consent.phonemes), and any negation rejects: one in
-the transcript, or one found by a second pass that spots negating key phrases ("do not", "never",
-"withdraw"...; data/negations.kws), because free recognition sometimes hears "don't agree" as
-"down to agree".
+the transcript; one found by a pass that spots negating key phrases ("do not", "never",
+"withdraw"...; data/negations.kws); or a negated phrase ("I, Name, don't agree...") that fits the
+audio better than the phrase itself when both are force-aligned. The last two are there because free
+recognition sometimes hears "don't agree" as "would agree".
 """
 from __future__ import annotations
 
@@ -33,6 +34,15 @@ NEGATIONS = frozenset(
     "not no never nor neither don't doesn't didn't won't wouldn't can't cannot couldn't isn't aren't "
     "wasn't weren't shouldn't refuse refused refuses withdraw withdrawn withdraws deny denied "
     "decline declined disagree disagreed revoke revoked object reject nobody none nothing unwilling".split()
+)
+
+
+# Negated readings tried against the phrase by forced alignment: (text replaced, replacement);
+# an empty text appends the replacement.
+NEGATED_VARIANTS = (
+    ("agree", "don't agree"), ("agree", "do not agree"), ("agree", "never agree"), ("agree", "disagree"),
+    ("may create", "may not create"), ("may create", "may never create"),
+    ("", "I do not agree."), ("", "I withdraw my consent."), ("", "No."),
 )
 
 
@@ -75,13 +85,14 @@ class StatementCheck:
     negations: tuple[str, ...]
     thresholds: StatementThresholds
     spotted: tuple[str, ...] = ()
+    negated_fits: tuple[str, ...] = ()
 
     def failures(self) -> list[str]:
         """Why the statement is refused, one reason each; empty when it is accepted."""
         t = self.thresholds
         out = []
-        if self.negations or self.spotted:
-            found = ", ".join(dict.fromkeys(self.negations + self.spotted))
+        if self.negations or self.spotted or self.negated_fits:
+            found = ", ".join(dict.fromkeys(self.negations + self.spotted + self.negated_fits))
             out.append(f"the statement contains a negation ({found}); heard: {self.transcript!r}")
         if self.phrase_score < t.phrase:
             out.append(f"the statement does not match the phrase (score {self.phrase_score:.2f}, "
@@ -131,6 +142,12 @@ class StatementChecker:
         with resources.as_file(keyphrases) as path:
             return Decoder(samprate=RECOGNISER_RATE, loglevel="FATAL", kws=str(path))
 
+    @cached_property
+    def _aligner(self):
+        from pocketsphinx import Decoder
+
+        return Decoder(samprate=RECOGNISER_RATE, loglevel="FATAL")
+
     def transcribe(self, samples: np.ndarray) -> str:
         """samples: float32 mono at 16 kHz in [-1, 1]. Returns lower-case words."""
         hypothesis = _decode(self._decoder, samples).hyp()
@@ -141,10 +158,32 @@ class StatementChecker:
         segments = _decode(self._spotter, samples).seg() or []
         return tuple(dict.fromkeys(segment.word.strip() for segment in segments))
 
+    def negated_fits(self, samples: np.ndarray, phrase: str) -> tuple[str, ...]:
+        """The negated variants of `phrase` (NEGATED_VARIANTS) that fit the reading better than the
+        phrase itself, by forced-alignment path score. A genuine reading fits the phrase best."""
+        plain = self._alignment_score(samples, phrase)
+        fits = []
+        for old, new in NEGATED_VARIANTS:
+            variant = phrase.replace(old, new, 1) if old else f"{phrase} {new}"
+            if self._alignment_score(samples, variant) > plain:
+                fits.append(f"fits {new!r}")
+        return tuple(fits)
+
     def check(self, samples: np.ndarray, name: str, nonce: tuple[str, ...]) -> StatementCheck:
         """samples: the reading, float32 mono at 16 kHz."""
         result = self.compare(self.transcribe(samples), name, nonce)
-        return replace(result, spotted=self.spot_negations(samples))
+        return replace(result, spotted=self.spot_negations(samples),
+                       negated_fits=self.negated_fits(samples, consent_phrase(name, nonce)))
+
+    def _alignment_score(self, samples: np.ndarray, text: str) -> float:
+        """pocketsphinx's path score of `text` forced onto the audio; -inf when it cannot be aligned."""
+        words = self._spoken(words_of(text))
+        for word in words:
+            if self._aligner.lookup_word(word) is None:
+                self._aligner.add_word(word, " ".join(self.lexicon.phones(word)), True)
+        self._aligner.set_align_text(" ".join(words))
+        hypothesis = _decode(self._aligner, samples).hyp()
+        return float(hypothesis.score) if hypothesis is not None else float("-inf")
 
     def compare(self, transcript: str, name: str, nonce: tuple[str, ...]) -> StatementCheck:
         """Score a transcript against the phrase for `name` and `nonce`."""
