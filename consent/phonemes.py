@@ -108,13 +108,13 @@ class Alignment:
     score: 1 - (edit cost / expected phonemes), floored at 0; 1 is a perfect reading.
     word_scores: the same per expected word (its substitutions, deletions and the insertions
     inside it, over its length).
-    heard_costs: per heard phoneme, what it cost: 1 for an insertion (no expected phoneme under it),
-    else its substitution cost (0 for a match).
+    heard_costs: per heard phoneme, its substitution cost (0 for a match), or None for an insertion
+    (no expected phoneme under it).
     """
 
     score: float
     word_scores: tuple[float, ...]
-    heard_costs: tuple[float, ...]
+    heard_costs: tuple[float | None, ...]
 
 
 def align(expected: list[tuple[str, ...]], heard: tuple[str, ...]) -> Alignment:
@@ -134,7 +134,7 @@ def align(expected: list[tuple[str, ...]], heard: tuple[str, ...]) -> Alignment:
         for j in range(1, m + 1):
             row[j] = min(above[j - 1] + substitution_cost(flat[i - 1], heard[j - 1]), above[j] + 1, row[j - 1] + 1)
     per_word = [0.0] * len(expected)
-    heard_costs = [1.0] * m
+    heard_costs: list[float | None] = [None] * m
     i, j = n, m
     while i > 0 or j > 0:
         here = cost[i][j]

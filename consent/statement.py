@@ -27,9 +27,10 @@ NONCE_WORDS = 3
 STATEMENT = "I, {name}, agree that voicekit may create a synthetic version of my voice."
 # "voicekit" is not in the dictionary; this is how it is said.
 SPOKEN_FORMS = {"voicekit": ("voice", "kit")}
-# A negation heard where the phrase has near-identical sounds ("isn't that" for "a synthetic") is a
-# recognition error; one heard over inserted sounds ("do not agree") is what was said.
-EXCUSED_NEGATION_COST = 0.25
+# A negation word heard in place of similar phrase sounds ("isn't that" for "a synthetic") is a
+# recognition error; one heard over inserted sounds ("do not agree") is what was said. A word is
+# excused when under a third of its phonemes are insertions and the rest cost at most this on average.
+EXCUSED_NEGATION_COST = 0.5
 NEGATIONS = frozenset(
     "not no never nor neither don't doesn't didn't won't wouldn't can't cannot couldn't isn't aren't "
     "wasn't weren't shouldn't refuse refused refuses withdraw withdrawn withdraws deny denied "
@@ -41,6 +42,7 @@ NEGATIONS = frozenset(
 # an empty text appends the replacement.
 NEGATED_VARIANTS = (
     ("agree", "don't agree"), ("agree", "do not agree"), ("agree", "never agree"), ("agree", "disagree"),
+    ("agree", "refuse"),
     ("may create", "may not create"), ("may create", "may never create"),
     ("", "I do not agree."), ("", "I withdraw my consent."), ("", "No."),
 )
@@ -216,14 +218,17 @@ def _decode(decoder, samples: np.ndarray):
     return decoder
 
 
-def _negations(words: list[str], phones: list[tuple[str, ...]], costs: tuple[float, ...]) -> tuple[str, ...]:
-    """The negation words heard, less those that only stand in for near-identical phrase sounds."""
+def _negations(words: list[str], phones: list[tuple[str, ...]], costs: tuple[float | None, ...]) -> tuple[str, ...]:
+    """The negation words heard, less those that only stand in for similar phrase sounds."""
     found, start = [], 0
     for word, word_phones in zip(words, phones):
         own = costs[start:start + len(word_phones)]
         start += len(word_phones)
-        if word in NEGATIONS:
-            excused = own and max(own) < 1 and sum(own) / len(own) <= EXCUSED_NEGATION_COST
-            if not excused:
-                found.append(word)
+        if word not in NEGATIONS:
+            continue
+        substituted = [c for c in own if c is not None]
+        excused = (len(own) - len(substituted)) * 3 < len(own) and bool(substituted) and \
+            sum(substituted) / len(substituted) <= EXCUSED_NEGATION_COST
+        if not excused:
+            found.append(word)
     return tuple(found)
