@@ -17,8 +17,15 @@ import numpy as np
 
 from consent.challenges import Challenge
 from consent.profiles import VoiceProfile
-from consent.statement import StatementCheck, StatementChecker
-from consent.voiceprint import SpeakerEncoder, SpeechQuality, centroid, similarity, speech_quality, voiced_audio
+from consent.statement import StatementChecker
+from consent.voiceprint import (
+    SpeakerEncoder,
+    SpeechQuality,
+    centroid,
+    similarity,
+    speech_quality,
+    voiced_audio,
+)
 
 CLONE_ENGINE = "clone"
 SCOPES = ("tts", "sing")
@@ -73,9 +80,10 @@ class Enroller:
         self.encoder = encoder or SpeakerEncoder()
 
     def assess(self, challenge: Challenge, consent: Recording, references: list[Recording],
-               watermark_p: dict[str, float]) -> tuple[Assessment, np.ndarray | None, StatementCheck]:
-        """Check everything; returns the assessment, the voice's embedding (None when there is too
-        little speech to compute it) and the statement check. watermark_p: label -> p-value."""
+               watermark_p: dict[str, float]) -> tuple[Assessment, np.ndarray | None]:
+        """Check everything; returns the assessment (failures, and every figure measured) and the
+        voice's embedding (None when there is too little speech to compute it).
+        watermark_p: label -> the p-value of our watermark in that recording."""
         p, result = self.policy, Assessment()
         for label, p_value in watermark_p.items():
             result.require(p_value > p.ours_p_value,
@@ -93,7 +101,7 @@ class Enroller:
 
         embedding = None
         voiced = sum(q.voiced_s for q in qualities.values())
-        if voiced >= 2.0 and consent_quality.voiced_s >= 1.0:
+        if voiced >= 2.0 and consent_quality.voiced_s >= 1.0:  # the least resemblyzer can embed usefully
             speech = np.concatenate([voiced_audio(r.samples) for r in references])
             segments = self.encoder.embed_segments(speech)
             embedding = centroid(segments)
@@ -115,7 +123,7 @@ class Enroller:
             statement=statement.as_dict(),
             watermark_p={label: float(v) for label, v in watermark_p.items()},
         )
-        return result, embedding, statement
+        return result, embedding
 
     def _check_references(self, qualities: dict[str, SpeechQuality], result: Assessment) -> None:
         p = self.policy

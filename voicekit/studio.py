@@ -2,8 +2,12 @@
 
     text -> consent check -> engine -> watermark -> encode -> release gate -> ledger/provenance -> audio out
 
-Every public way to get audio (Python, CLI, HTTP) calls `Studio.speak`. The safeguards are parts
-handed in (so a test can give a failing detector and watch the studio refuse); none can be switched off.
+Every public way to get audio (Python, CLI, HTTP) calls `Studio.speak`. Enrollment is composed here
+too, because it needs both sides: the detector says whether a recording is our own output, and the
+consent package decides with that verdict in hand.
+
+The safeguards are parts handed in (so a test can give a failing detector and watch the studio
+refuse); none can be switched off.
 """
 from __future__ import annotations
 
@@ -185,7 +189,7 @@ class Studio:
         recordings = [self._recording(r) for r in references]
         watermark_p = {r.label: self._watermark_p(r) for r in [consent_recording, *recordings]}
         enroller = self._enroller = self._enroller or Enroller()
-        assessment, embedding, _ = enroller.assess(challenge, consent_recording, recordings, watermark_p)
+        assessment, embedding = enroller.assess(challenge, consent_recording, recordings, watermark_p)
         if assessment.failures:
             self.registry.count_failed_attempt(challenge_id)
             self.ledger.append("enrollment-refused", {
