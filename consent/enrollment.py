@@ -139,8 +139,10 @@ class Enroller:
 
     def profile(self, challenge: Challenge, consent: Recording, references: list[Recording],
                 assessment: Assessment, embedding: np.ndarray, scopes: tuple[str, ...],
-                expires_at: float | None, now: float, references_sealed: bool) -> VoiceProfile:
-        """The record to sign, for an assessment without failures."""
+                expires_at: float | None, now: float, references_sealed: bool,
+                voice: dict[str, Any] | None = None) -> VoiceProfile:
+        """The record to sign, for an assessment without failures. voice: how the profile is
+        rendered (the base voice and its fitted conversion), fitted above this package."""
         if assessment.failures:
             raise ValueError("an enrollment with failed checks gets no profile")
         return VoiceProfile(
@@ -165,6 +167,7 @@ class Enroller:
                     **assessment.measured,
                 },
                 "references_sealed": references_sealed,
+                "voice": voice,
             },
         )
 

@@ -29,12 +29,14 @@ from consent.keys import RegistryKeys
 from consent.ledger import Ledger
 from consent.profiles import VoiceProfile
 from consent.registry import Registry
-from consent.voiceprint import VOICEPRINT_RATE
+from consent.voiceprint import VOICEPRINT_RATE, voiced_audio
 from detection.audit import Finding, inspect_audio, inspect_file
 from detection.decoding import decode_bytes, decode_file
 from detection.gate import ReleaseGate
 from detection.watermark import KeyedWatermark, Watermarker, WatermarkKey
 from voicekit import audio, engines
+from voicekit.cloning.engine import CONVERTIBLE_BASES, ClonedVoice
+from voicekit.cloning.fit import fit_conversion, split_held_out
 from voicekit.engines.base import Engine
 from voicekit.errors import BadInput, EmptyText, UnsupportedFormat
 from voicekit.home import default_home, default_passphrase
@@ -113,7 +115,7 @@ class Studio:
         timings: dict[str, float] = {}
         t = time.perf_counter()
         profile = self.registry.check_at(voice, now=self.clock(), scope="tts")
-        engine = self.engine(profile.engine)
+        engine = self._engine_for(profile)
         timings["consent"], t = time.perf_counter() - t, time.perf_counter()
 
         rendered = [engine.synthesize(s) for s in sentences(text)]
@@ -197,8 +199,9 @@ class Studio:
                 "audio_sha256": [r.sha256 for r in [consent_recording, *recordings]],
             }, now=now)
             raise EnrollmentRefused(assessment.failures)
+        fitted = self._fit_voice(enroller, recordings)
         profile = enroller.profile(challenge, consent_recording, recordings, assessment, embedding, scopes,
-                                   expires_at, now, references_sealed=keep_references)
+                                   expires_at, now, references_sealed=keep_references, voice=fitted)
         folder = self.home / "references" / profile.voice_id.replace(":", "-")
         if keep_references:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -241,6 +244,19 @@ class Studio:
             self.watermarker = self._keyed_watermark()
             self.gate = ReleaseGate(self.watermarker)
         return kid
+
+    def _engine_for(self, profile: VoiceProfile) -> Engine:
+        if profile.kind != "clone":
+            return self.engine(profile.engine)
+        return ClonedVoice.from_profile_details(profile.details, {b: self.engine(b) for b in CONVERTIBLE_BASES})
+
+    def _fit_voice(self, enroller: Enroller, references: list[Recording]) -> dict[str, Any]:
+        """Fit the conversion that makes the base voice sound like the references (held-out checked)."""
+        speech = np.concatenate([voiced_audio(r.samples) for r in references])
+        fitting, held_out = split_held_out(speech)
+        conversion, report = fit_conversion(self.engine("heart"), fitting, held_out, enroller.encoder.embed,
+                                            enroller.statements.transcribe)
+        return {"base": "heart", "conversion": conversion.as_dict(), "fit": report.as_dict()}
 
     def _recording(self, path: Path | str) -> Recording:
         samples, rate = decode_file(path)

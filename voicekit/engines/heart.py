@@ -30,3 +30,24 @@ class HeartEngine:
 
     def synthesize(self, sentence: str) -> np.ndarray:
         return np.asarray(self._model(sentence, seed=self.seed), np.float32)
+
+    def vocoder_frames(self, sentence: str) -> list[tuple[np.ndarray, ...]]:
+        """The network's output before the waveform, one tuple per phonemised piece:
+        (lh, th, ln, lr, phi, f0), envelopes [601, F] float32 and f0 [F] in Hz, 12.5 ms frames."""
+        model = self._model
+        out = []
+        for phonemes in model.phonemize(sentence):
+            ids = model.ids(phonemes)
+            if len(ids) < 3:
+                continue
+            result = model.sess.run(None, {"ids": np.asarray([ids], np.int64), "speed": np.asarray([1.0], np.float32)})
+            out.append(tuple(o[0] for o in result))
+        return out
+
+    def render(self, frames: list[tuple[np.ndarray, ...]]) -> np.ndarray:
+        """Waveform (24 kHz float32) of vocoder frames, with this engine's fixed noise seed."""
+        from hibari import dsp
+
+        rng = np.random.default_rng(self.seed)
+        parts = [dsp.synth(*f, rng) for f in frames]
+        return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)

@@ -1,0 +1,138 @@
+"""Cloning, measured: speaker similarity (SECS) of cloned speech to held-out speech of each target,
+beside the base voice, the same-speaker ceiling and the impostor floor; word error rate of cloned
+against uncloned speech; fit time and cloned synthesis speed on one CPU core.
+
+Targets: real people from Debian packages (bench/setup.sh) and synthetic voices for variety; each
+target's voiced speech is split into a fitting part (75 %) and a held-out part (25 %), exactly as
+enrollment does. All audio is compared wideband (16 kHz); no channel matching.
+
+Writes bench/results/cloning.json and prints a table. Not a test: nothing here asserts a figure.
+Usage: python bench/cloning.py
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = "1"
+if hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent
+EVAL_TEXTS = (
+    "A cold wind blew from the north, and the fishermen pulled their boats onto the sand.",
+    "The museum was quiet on Mondays, so the guards had time to talk about football.",
+    "Every morning the baker opened his shop before the first bus came down the hill.",
+)
+
+
+def _consent_bench():
+    """bench/consent.py's speaker loaders (the module shares the consent package's name)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_consent", ROOT / "consent.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def targets(bench) -> dict[str, np.ndarray]:
+    """Name -> at least 20 s of speech (16 kHz float32)."""
+    from consent.voiceprint import voiced_audio
+
+    out = {}
+    for name, utterances in bench.human_speakers().items():
+        speech = voiced_audio(np.concatenate(utterances))
+        if len(speech) >= 20 * 16000:
+            out[name] = speech[: 40 * 16000]
+    voices = bench.Voices()
+    for voice in voices.names():
+        if voice == "heart":
+            continue  # the base voice itself
+        out[f"synthetic:{voice}"] = voiced_audio(np.concatenate([voices.render(voice, s) for s in bench.SENTENCES]))
+    return out
+
+
+def main() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    from consent.statement import StatementChecker
+    from consent.voiceprint import SpeakerEncoder, similarity
+    from voicekit.audio import resample
+    from voicekit.cloning.engine import ClonedVoice
+    from voicekit.cloning.fit import _word_errors, fit_conversion, split_held_out
+    from voicekit.engines import create
+
+    encoder, checker, heart = SpeakerEncoder(), StatementChecker(), create("heart")
+    speech = targets(_consent_bench())
+    held = {name: split_held_out(s)[1] for name, s in speech.items()}
+    held_embedding = {name: encoder.embed(h) for name, h in held.items()}
+    base_audio = [resample(heart.synthesize(t), 24000, 16000) for t in EVAL_TEXTS]
+    base_embedding = encoder.embed(np.concatenate(base_audio))
+
+    def wer(audio: list[np.ndarray]) -> float:
+        counts = [_word_errors(t, checker.transcribe(a)) for t, a in zip(EVAL_TEXTS, audio)]
+        return sum(e for e, _ in counts) / sum(n for _, n in counts)
+
+    base_wer = wer(base_audio)
+    rows = []
+    for name, s in speech.items():
+        fitting, held_out = split_held_out(s)
+        started = time.perf_counter()
+        conversion, report = fit_conversion(heart, fitting, held_out, encoder.embed, checker.transcribe)
+        fit_s = time.perf_counter() - started
+        voice = ClonedVoice(heart, conversion)
+        started = time.perf_counter()
+        cloned = [voice.synthesize(t) for t in EVAL_TEXTS]
+        synth_s = time.perf_counter() - started
+        cloned16 = [resample(c, 24000, 16000) for c in cloned]
+        clone_embedding = encoder.embed(np.concatenate(cloned16))
+        others = [similarity(held_embedding[o], held_embedding[name]) for o in speech if o != name]
+        rows.append({
+            "target": name,
+            "secs_base": round(similarity(base_embedding, held_embedding[name]), 3),
+            "secs_cloned": round(similarity(clone_embedding, held_embedding[name]), 3),
+            "ceiling": round(similarity(encoder.embed(fitting), held_embedding[name]), 3),
+            "impostor_floor": round(max(others), 3) if others else None,
+            "wer_base": round(base_wer, 3),
+            "wer_cloned": round(wer(cloned16), 3),
+            "fit_s": round(fit_s, 1),
+            "synthesis_x_real_time": round(sum(len(c) for c in cloned) / 24000 / synth_s, 1),
+            "conversion": conversion.as_dict(),
+            "fit": report.as_dict(),
+        })
+        print(f"{name:<28} base {rows[-1]['secs_base']:.3f} -> cloned {rows[-1]['secs_cloned']:.3f} "
+              f"(ceiling {rows[-1]['ceiling']:.3f}); WER {rows[-1]['wer_base']:.2f} -> {rows[-1]['wer_cloned']:.2f}; "
+              f"fit {rows[-1]['fit_s']} s; {rows[-1]['synthesis_x_real_time']}x", flush=True)
+    gains = [r["secs_cloned"] - r["secs_base"] for r in rows]
+    summary = {
+        "targets": len(rows),
+        "mean_secs_gain": round(float(np.mean(gains)), 3),
+        "targets_above_0_75": sum(r["secs_cloned"] > 0.75 for r in rows),
+        "mean_wer_change": round(float(np.mean([r["wer_cloned"] - r["wer_base"] for r in rows])), 3),
+        "median_fit_s": float(np.median([r["fit_s"] for r in rows])),
+        "median_synthesis_x_real_time": float(np.median([r["synthesis_x_real_time"] for r in rows])),
+    }
+    result = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, one used",
+        "base_voice": "heart", "summary": summary, "rows": rows,
+    }
+    out = ROOT / "results" / "cloning.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

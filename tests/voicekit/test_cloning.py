@@ -1,0 +1,66 @@
+"""Cloning: a fitted conversion moves the base voice towards a real person, and a clone speaks only
+through the guarded path."""
+import numpy as np
+import pytest
+import soundfile as sf
+
+from consent.statement import StatementChecker
+from consent.voiceprint import SpeakerEncoder, similarity, voiced_audio
+from tests.conftest import HUMAN_RECORDING
+from voicekit.audio import resample
+from voicekit.cloning.conversion import VoiceConversion, convert_f0, convert_vocoder_frames
+from voicekit.cloning.engine import ClonedVoice
+from voicekit.cloning.fit import fit_conversion, split_held_out
+from voicekit.errors import EngineUnavailable
+
+TEXT = "The children ran across the meadow while their dog chased the butterflies."
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return SpeakerEncoder()
+
+
+@pytest.fixture(scope="module")
+def allison_fit(studio, encoder):
+    """The base voice fitted to the shipped human recording (Allison Smith, 30 s, 8 kHz)."""
+    samples, rate = sf.read(HUMAN_RECORDING, dtype="float32")
+    fitting, held_out = split_held_out(voiced_audio(resample(samples, rate, 16000)))
+    conversion, report = fit_conversion(studio.engine("heart"), fitting, held_out, encoder.embed,
+                                        StatementChecker().transcribe)
+    return conversion, report, encoder.embed(held_out)
+
+
+def test_identity_conversion_changes_nothing(studio):
+    heart = studio.engine("heart")
+    frames = heart.vocoder_frames(TEXT)
+    converted = heart.render([convert_vocoder_frames(f, VoiceConversion()) for f in frames])
+    assert np.array_equal(converted, heart.synthesize(TEXT))
+
+
+def test_pitch_mapping_shifts_voiced_frames_only():
+    f0 = np.array([0.0, 100.0, 200.0, 0.0], np.float32)
+    out = convert_f0(f0, VoiceConversion(f0_shift=12.0))
+    assert out[0] == 0 and out[3] == 0 and np.allclose(out[1:3], [200.0, 400.0], rtol=1e-4)
+
+
+def test_the_fit_moves_towards_the_person_on_held_out_speech(allison_fit):
+    conversion, report, _ = allison_fit
+    assert report.heldout_secs_fitted > report.heldout_secs_base + 0.05
+    assert report.wer_fitted <= report.wer_base + 0.05
+    assert conversion != VoiceConversion()
+
+
+def test_a_cloned_voice_sounds_more_like_the_person_and_less_like_the_base(studio, encoder, allison_fit):
+    conversion, _, person = allison_fit
+    heart = studio.engine("heart")
+    cloned = ClonedVoice(heart, conversion).synthesize(TEXT)
+    base_embedding = encoder.embed(resample(heart.synthesize(TEXT), 24000, 16000))
+    clone_embedding = encoder.embed(resample(cloned, 24000, 16000))
+    assert similarity(clone_embedding, person) > similarity(base_embedding, person) + 0.05
+    assert similarity(clone_embedding, base_embedding) < 0.95
+
+
+def test_a_profile_without_a_fitted_voice_cannot_speak():
+    with pytest.raises(EngineUnavailable, match="no fitted voice"):
+        ClonedVoice.from_profile_details({}, {})

@@ -1,0 +1,96 @@
+"""A voice conversion small enough to sign: eight numbers that move a base voice towards a person.
+
+Pitch (log-f0 shift and range), vocal-tract length (frequency warping of the spectral envelopes),
+the average envelope (four-band equaliser) and breathiness (the noise branch's level). They act on
+hibari's vocoder parameters (`heart`), before the waveform exists, so conversion costs little more
+than synthesis: each 12.5 ms frame has a harmonic envelope, a noise envelope and a free-phase
+envelope of 601 bins (0-12 kHz, 20 Hz apart), and an f0.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+BINS = 601
+BIN_HZ = 20.0
+EQ_CENTRES_HZ = (250.0, 1000.0, 3000.0, 7000.0)
+VOICED_HZ = 40.0
+_NEPER_PER_DB = np.log(10) / 20
+
+
+@dataclass(frozen=True)
+class VoiceConversion:
+    """f0_shift: semitones added to every voiced frame's log-f0. f0_range: factor on log-f0's
+    deviations from the sentence mean. warp: envelope frequency scale (1.1 = formants 10 % higher,
+    a shorter vocal tract). eq_*_db: gains at 250 Hz, 1, 3 and 7 kHz, interpolated on log-frequency.
+    breath_db: gain of the noise branch (aperiodicity)."""
+
+    f0_shift: float = 0.0
+    f0_range: float = 1.0
+    warp: float = 1.0
+    eq_250_db: float = 0.0
+    eq_1k_db: float = 0.0
+    eq_3k_db: float = 0.0
+    eq_7k_db: float = 0.0
+    breath_db: float = 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(float(v), 4) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, float]) -> "VoiceConversion":
+        return cls(**{f.name: float(d[f.name]) for f in fields(cls)})
+
+    def vector(self) -> np.ndarray:
+        return np.array([getattr(self, f.name) for f in fields(self)], np.float64)
+
+    @classmethod
+    def from_vector(cls, v: np.ndarray) -> "VoiceConversion":
+        return cls(*(float(x) for x in v))
+
+    def blended(self, share: float) -> "VoiceConversion":
+        """`share` of the way from no conversion to this one (0 = identity, 1 = self)."""
+        return VoiceConversion.from_vector(VoiceConversion().vector() * (1 - share) + self.vector() * share)
+
+
+def _eq_gain(c: VoiceConversion) -> np.ndarray:
+    """Per-bin gain in nepers (natural-log amplitude), shape [BINS, 1]."""
+    freqs = np.maximum(np.arange(BINS) * BIN_HZ, EQ_CENTRES_HZ[0])
+    db = np.interp(np.log(freqs), np.log(EQ_CENTRES_HZ), [c.eq_250_db, c.eq_1k_db, c.eq_3k_db, c.eq_7k_db])
+    return (db * _NEPER_PER_DB).astype(np.float32)[:, None]
+
+
+def _warp(envelope: np.ndarray, factor: float) -> np.ndarray:
+    """Stretch [BINS, F] along frequency: the value at bin k moves to bin k * factor."""
+    if abs(factor - 1.0) < 1e-4:
+        return envelope
+    source = np.arange(BINS) / factor
+    low = np.clip(np.floor(source).astype(int), 0, BINS - 1)
+    high = np.clip(low + 1, 0, BINS - 1)
+    frac = (np.clip(source, 0, BINS - 1) - low)[:, None].astype(np.float32)
+    return envelope[low] * (1 - frac) + envelope[high] * frac
+
+
+def convert_f0(f0: np.ndarray, c: VoiceConversion) -> np.ndarray:
+    """f0 in Hz per frame ([F]); unvoiced frames (below 40 Hz) are left alone."""
+    voiced = f0 > VOICED_HZ
+    if not voiced.any():
+        return f0
+    log_f0 = np.log(f0[voiced])
+    mean = log_f0.mean()
+    out = f0.copy()
+    out[voiced] = np.exp(mean + c.f0_shift * np.log(2) / 12 + (log_f0 - mean) * c.f0_range)
+    return out.astype(np.float32)
+
+
+def convert_vocoder_frames(frames: tuple[np.ndarray, ...], c: VoiceConversion) -> tuple[np.ndarray, ...]:
+    """hibari's (lh, th, ln, lr, phi, f0): log-magnitude envelopes [601, F] in nepers, f0 [F] in Hz."""
+    if c == VoiceConversion():
+        return frames
+    lh, th, ln, lr, phi, f0 = frames
+    gain = _eq_gain(c)
+    lh = _warp(lh, c.warp) + gain
+    ln = _warp(ln, c.warp) + gain + np.float32(c.breath_db * _NEPER_PER_DB)
+    lr = _warp(lr, c.warp) + gain
+    return lh, _warp(th, c.warp), ln, lr, phi, convert_f0(f0, c)

@@ -1,0 +1,162 @@
+"""Fit a VoiceConversion to a consented speaker, at enrollment.
+
+Start from what can be measured (the pitch ratio of the references to the base voice, and the
+vocal-tract ratio that pitch ratio makes plausible), then search the eight parameters with Powell's
+method, maximising resemblyzer similarity between converted base speech and the enrollment part of
+the references. Bounds keep the search physical: an unconstrained search finds warps that keep the
+embedding close while the words turn to mush. The fit is then checked on held-out references and
+for intelligibility (pocketsphinx word error rate), and pulled back towards no conversion if the
+words drift.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from voicekit.cloning.conversion import VoiceConversion, convert_vocoder_frames
+
+FIT_SENTENCES = (
+    "The old lighthouse keeper climbed the winding stairs every evening to light the lamp.",
+    "She packed a small bag with bread, cheese and apples before setting out at dawn.",
+)
+CHECK_SENTENCES = (
+    "Rain had fallen all week, and the river was running high under the stone bridge.",
+    "He wrote a long letter to his sister and walked to the post office.",
+)
+# Formant frequencies follow vocal-tract length, which varies far less than pitch between voices:
+# about a quarter of the log pitch ratio, within +/- 8 %.
+WARP_PER_PITCH = 0.25
+WARP_SLACK = 0.08
+MAX_WER_LOSS = 0.05
+HELD_OUT_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class FitReport:
+    """SECS: resemblyzer cosine of converted (or base) speech with the enrollment / held-out parts."""
+
+    secs_base: float
+    secs_fitted: float
+    heldout_secs_base: float
+    heldout_secs_fitted: float
+    wer_base: float
+    wer_fitted: float
+    blend: float
+    evaluations: int
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: round(float(v), 4) for k, v in self.__dict__.items()}
+
+
+def median_log_f0(samples16k: np.ndarray) -> tuple[float, float]:
+    """Median and spread (std) of log-f0 over voiced frames of 16 kHz speech (WORLD's DIO + StoneMask)."""
+    import pyworld
+
+    x = samples16k.astype(np.float64)
+    f0, t = pyworld.dio(x, 16000, frame_period=10.0)
+    f0 = pyworld.stonemask(x, f0, t, 16000)
+    voiced = np.log(f0[f0 > 40])
+    if len(voiced) < 10:
+        raise ValueError("too little voiced speech to measure pitch")
+    return float(np.median(voiced)), float(np.std(voiced))
+
+
+def _bounds(start: VoiceConversion) -> list[tuple[float, float]]:
+    pitch_ratio = start.f0_shift * np.log(2) / 12
+    warp_centre = np.exp(WARP_PER_PITCH * pitch_ratio)
+    return [
+        (start.f0_shift - 2.0, start.f0_shift + 2.0),
+        (max(0.5, start.f0_range * 0.7), min(2.0, start.f0_range * 1.3)),
+        (warp_centre * (1 - WARP_SLACK), warp_centre * (1 + WARP_SLACK)),
+        (-9.0, 9.0), (-9.0, 9.0), (-9.0, 9.0), (-9.0, 9.0),
+        (-6.0, 6.0),
+    ]
+
+
+def fit_conversion(
+    engine,
+    enrollment: np.ndarray,
+    held_out: np.ndarray,
+    embed: Callable[[np.ndarray], np.ndarray],
+    transcribe: Callable[[np.ndarray], str],
+    max_evaluations: int = 90,
+) -> tuple[VoiceConversion, FitReport]:
+    """engine: a HeartEngine (vocoder_frames / render). enrollment, held_out: the person's speech,
+    float32 mono 16 kHz. embed: 16 kHz audio -> unit embedding. transcribe: 16 kHz audio -> words."""
+    from scipy.optimize import minimize
+
+    from voicekit.audio import resample
+
+    started = time.perf_counter()
+    fit_frames = [f for s in FIT_SENTENCES for f in engine.vocoder_frames(s)]
+    check_frames = [[f for f in engine.vocoder_frames(s)] for s in CHECK_SENTENCES]
+
+    def speech(frames, c: VoiceConversion) -> np.ndarray:
+        rendered = engine.render([convert_vocoder_frames(f, c) for f in frames])
+        return resample(rendered, engine.sample_rate, 16000)
+
+    target, held = embed(enrollment), embed(held_out)
+    base_f0 = np.concatenate([f[5][f[5] > 40] for f in fit_frames])
+    person_median, person_spread = median_log_f0(enrollment)
+    shift = 12 * (person_median - float(np.median(np.log(base_f0)))) / np.log(2)
+    spread = person_spread / max(float(np.std(np.log(base_f0))), 1e-3)
+    start = VoiceConversion(f0_shift=shift, f0_range=float(np.clip(spread, 0.7, 1.4)),
+                            warp=float(np.exp(WARP_PER_PITCH * shift * np.log(2) / 12)))
+    bounds = _bounds(start)
+    evaluations = 0
+
+    def loss(v: np.ndarray) -> float:
+        nonlocal evaluations
+        evaluations += 1
+        return -float(np.dot(embed(speech(fit_frames, VoiceConversion.from_vector(v))), target))
+
+    result = minimize(loss, start.vector(), method="Powell", bounds=bounds,
+                      options={"maxfev": max_evaluations, "xtol": 1e-2, "ftol": 1e-3})
+    fitted = VoiceConversion.from_vector(np.clip(result.x, [b[0] for b in bounds], [b[1] for b in bounds]))
+
+    def wer(c: VoiceConversion) -> float:
+        errors = words = 0
+        for text, frames in zip(CHECK_SENTENCES, check_frames):
+            errors_here, n = _word_errors(text, transcribe(speech(frames, c)))
+            errors, words = errors + errors_here, words + n
+        return errors / words
+
+    wer_base = wer(VoiceConversion())
+    blend, wer_fitted = 1.0, wer(fitted)
+    while wer_fitted > wer_base + MAX_WER_LOSS and blend > 0.3:
+        blend -= 0.25
+        wer_fitted = wer(fitted.blended(blend))
+    chosen = fitted.blended(blend) if blend < 1.0 else fitted
+    base_speech, fitted_speech = speech(fit_frames, VoiceConversion()), speech(fit_frames, chosen)
+    report = FitReport(
+        secs_base=float(np.dot(embed(base_speech), target)),
+        secs_fitted=float(np.dot(embed(fitted_speech), target)),
+        heldout_secs_base=float(np.dot(embed(base_speech), held)),
+        heldout_secs_fitted=float(np.dot(embed(fitted_speech), held)),
+        wer_base=wer_base, wer_fitted=wer_fitted, blend=blend, evaluations=evaluations,
+        seconds=time.perf_counter() - started,
+    )
+    return chosen, report
+
+
+def split_held_out(speech16k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first three quarters of the voiced speech to fit on, the last quarter to check."""
+    cut = int(len(speech16k) * (1 - HELD_OUT_SHARE))
+    return speech16k[:cut], speech16k[cut:]
+
+
+def _word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """Word-level edit distance and the reference's word count."""
+    from consent.phonemes import words_of
+
+    ref, hyp = words_of(reference), words_of(hypothesis)
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1], len(ref)
