@@ -1,20 +1,24 @@
-"""A voice conversion small enough to sign: eight numbers that move a base voice towards a person.
+"""A voice conversion small enough to sign: a few numbers that move a base voice towards a person.
 
 Pitch (log-f0 shift and range), vocal-tract length (frequency warping of the spectral envelopes),
-the average envelope (four-band equaliser) and breathiness (the noise branch's level). They act on
+the average envelope (a measured 24-band correction plus a fitted four-band equaliser) and
+breathiness (the noise branch's level). They act on
 hibari's vocoder parameters (`heart`), before the waveform exists, so conversion costs little more
 than synthesis: each 12.5 ms frame has a harmonic envelope, a noise envelope and a free-phase
 envelope of 601 bins (0-12 kHz, 20 Hz apart), and an f0.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import numpy as np
 
 BINS = 601
 BIN_HZ = 20.0
 EQ_CENTRES_HZ = (250.0, 1000.0, 3000.0, 7000.0)
+ENVELOPE_BANDS = 24
+ENVELOPE_RANGE_HZ = (100.0, 8000.0)
 VOICED_HZ = 40.0
 _NEPER_PER_DB = np.log(10) / 20
 
@@ -24,7 +28,8 @@ class VoiceConversion:
     """f0_shift: semitones added to every voiced frame's log-f0. f0_range: factor on log-f0's
     deviations from the sentence mean. warp: envelope frequency scale (1.1 = formants 10 % higher,
     a shorter vocal tract). eq_*_db: gains at 250 Hz, 1, 3 and 7 kHz, interpolated on log-frequency.
-    breath_db: gain of the noise branch (aperiodicity)."""
+    breath_db: gain of the noise branch (aperiodicity). envelope_db: measured gains at
+    ENVELOPE_BANDS mel-spaced centres (envelope_centres_hz), or () for none; not searched."""
 
     f0_shift: float = 0.0
     f0_range: float = 1.0
@@ -34,30 +39,47 @@ class VoiceConversion:
     eq_3k_db: float = 0.0
     eq_7k_db: float = 0.0
     breath_db: float = 0.0
+    envelope_db: tuple[float, ...] = ()
 
-    def as_dict(self) -> dict[str, float]:
-        return {k: round(float(v), 4) for k, v in asdict(self).items()}
+    def as_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {name: round(float(getattr(self, name)), 4) for name in SEARCHED}
+        d["envelope_db"] = [round(float(x), 2) for x in self.envelope_db]
+        return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, float]) -> "VoiceConversion":
-        return cls(**{f.name: float(d[f.name]) for f in fields(cls)})
+    def from_dict(cls, d: dict[str, Any]) -> "VoiceConversion":
+        return cls(**{name: float(d[name]) for name in SEARCHED},
+                   envelope_db=tuple(float(x) for x in d.get("envelope_db", ())))
 
     def vector(self) -> np.ndarray:
-        return np.array([getattr(self, f.name) for f in fields(self)], np.float64)
+        """The searched parameters (not the measured envelope)."""
+        return np.array([getattr(self, name) for name in SEARCHED], np.float64)
 
-    @classmethod
-    def from_vector(cls, v: np.ndarray) -> "VoiceConversion":
-        return cls(*(float(x) for x in v))
+    def with_vector(self, v: np.ndarray) -> "VoiceConversion":
+        return replace(self, **{name: float(x) for name, x in zip(SEARCHED, v)})
 
     def blended(self, share: float) -> "VoiceConversion":
         """`share` of the way from no conversion to this one (0 = identity, 1 = self)."""
-        return VoiceConversion.from_vector(VoiceConversion().vector() * (1 - share) + self.vector() * share)
+        identity = VoiceConversion()
+        return replace(identity.with_vector(identity.vector() * (1 - share) + self.vector() * share),
+                       envelope_db=tuple(share * x for x in self.envelope_db))
+
+
+SEARCHED = tuple(f.name for f in fields(VoiceConversion) if f.name != "envelope_db")
+
+
+def envelope_centres_hz() -> np.ndarray:
+    """ENVELOPE_BANDS centres evenly spaced on the mel scale over ENVELOPE_RANGE_HZ."""
+    mel = np.linspace(*(2595 * np.log10(1 + np.array(ENVELOPE_RANGE_HZ) / 700)), ENVELOPE_BANDS)
+    return 700 * (10 ** (mel / 2595) - 1)
 
 
 def _eq_gain(c: VoiceConversion) -> np.ndarray:
     """Per-bin gain in nepers (natural-log amplitude), shape [BINS, 1]."""
     freqs = np.maximum(np.arange(BINS) * BIN_HZ, EQ_CENTRES_HZ[0])
     db = np.interp(np.log(freqs), np.log(EQ_CENTRES_HZ), [c.eq_250_db, c.eq_1k_db, c.eq_3k_db, c.eq_7k_db])
+    if c.envelope_db:
+        db = db + np.interp(np.arange(BINS) * BIN_HZ, envelope_centres_hz(), c.envelope_db)
     return (db * _NEPER_PER_DB).astype(np.float32)[:, None]
 
 

@@ -11,12 +11,12 @@ words drift.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
 
-from voicekit.cloning.conversion import VoiceConversion, convert_vocoder_frames
+from voicekit.cloning.conversion import EQ_CENTRES_HZ, VoiceConversion, convert_vocoder_frames, envelope_centres_hz
 
 FIT_SENTENCES = (
     "The old lighthouse keeper climbed the winding stairs every evening to light the lamp.",
@@ -31,6 +31,11 @@ CHECK_SENTENCES = (
 WARP_PER_PITCH = 0.25
 WARP_SLACK = 0.08
 MAX_WER_LOSS = 0.05
+# The envelope correction is measured only where the references carry sound (a telephone recording
+# stops near 4 kHz); above that the base voice keeps its own spectrum, so a narrowband recording
+# does not teach the clone to sound like a telephone line.
+BANDWIDTH_FLOOR_DB = 45.0
+MAX_ENVELOPE_DB = 12.0
 HELD_OUT_SHARE = 0.25
 
 
@@ -65,14 +70,45 @@ def median_log_f0(samples16k: np.ndarray) -> tuple[float, float]:
     return float(np.median(voiced)), float(np.std(voiced))
 
 
-def _bounds(start: VoiceConversion) -> list[tuple[float, float]]:
+def average_spectrum_db(samples16k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Frequencies (Hz) and the mean power spectrum in dB of 16 kHz speech (512-point Hann frames)."""
+    n, hop = 512, 256
+    count = max(1, (len(samples16k) - n) // hop)
+    frames = np.stack([samples16k[i * hop:i * hop + n] for i in range(count)]) * np.hanning(n)
+    power = np.mean(np.abs(np.fft.rfft(frames, axis=1)) ** 2, axis=0)
+    return np.fft.rfftfreq(n, 1 / 16000), 10 * np.log10(power + 1e-12)
+
+
+def bandwidth_hz(samples16k: np.ndarray) -> tuple[float, float]:
+    """The lowest and highest frequencies whose mean power is within BANDWIDTH_FLOOR_DB of the peak."""
+    freqs, db = average_spectrum_db(samples16k)
+    inside = freqs[(db >= db.max() - BANDWIDTH_FLOOR_DB) & (freqs >= 50)]
+    return float(inside.min()), float(inside.max())
+
+
+def measured_envelope(person: np.ndarray, base: np.ndarray, bandwidth: tuple[float, float]) -> tuple[float, ...]:
+    """Per-band dB that takes the base voice's average spectrum to the person's, level removed,
+    zero outside the person's bandwidth."""
+    freqs, person_db = average_spectrum_db(person)
+    _, base_db = average_spectrum_db(base)
+    centres = envelope_centres_hz()
+    edges = np.concatenate([[0.0], (centres[1:] + centres[:-1]) / 2, [8000.0]])
+    diff = np.array([np.mean((person_db - base_db)[(freqs >= a) & (freqs < b)] if np.any((freqs >= a) & (freqs < b))
+                             else 0.0) for a, b in zip(edges[:-1], edges[1:])])
+    inside = (centres >= bandwidth[0]) & (centres <= bandwidth[1])
+    diff = np.where(inside, diff - diff[inside].mean(), 0.0)
+    return tuple(float(x) for x in np.clip(diff, -MAX_ENVELOPE_DB, MAX_ENVELOPE_DB))
+
+
+def _bounds(start: VoiceConversion, bandwidth: tuple[float, float]) -> list[tuple[float, float]]:
     pitch_ratio = start.f0_shift * np.log(2) / 12
     warp_centre = np.exp(WARP_PER_PITCH * pitch_ratio)
+    eq = [(-9.0, 9.0) if bandwidth[0] <= centre <= bandwidth[1] else (-0.01, 0.01) for centre in EQ_CENTRES_HZ]
     return [
         (start.f0_shift - 2.0, start.f0_shift + 2.0),
         (max(0.5, start.f0_range * 0.7), min(2.0, start.f0_range * 1.3)),
         (warp_centre * (1 - WARP_SLACK), warp_centre * (1 + WARP_SLACK)),
-        (-9.0, 9.0), (-9.0, 9.0), (-9.0, 9.0), (-9.0, 9.0),
+        *eq,
         (-6.0, 6.0),
     ]
 
@@ -106,17 +142,19 @@ def fit_conversion(
     spread = person_spread / max(float(np.std(np.log(base_f0))), 1e-3)
     start = VoiceConversion(f0_shift=shift, f0_range=float(np.clip(spread, 0.7, 1.4)),
                             warp=float(np.exp(WARP_PER_PITCH * shift * np.log(2) / 12)))
-    bounds = _bounds(start)
+    bandwidth = bandwidth_hz(enrollment)
+    start = replace(start, envelope_db=measured_envelope(enrollment, speech(fit_frames, start), bandwidth))
+    bounds = _bounds(start, bandwidth)
     evaluations = 0
 
     def loss(v: np.ndarray) -> float:
         nonlocal evaluations
         evaluations += 1
-        return -float(np.dot(embed(speech(fit_frames, VoiceConversion.from_vector(v))), target))
+        return -float(np.dot(embed(speech(fit_frames, start.with_vector(v))), target))
 
     result = minimize(loss, start.vector(), method="Powell", bounds=bounds,
                       options={"maxfev": max_evaluations, "xtol": 1e-2, "ftol": 1e-3})
-    fitted = VoiceConversion.from_vector(np.clip(result.x, [b[0] for b in bounds], [b[1] for b in bounds]))
+    fitted = start.with_vector(np.clip(result.x, [b[0] for b in bounds], [b[1] for b in bounds]))
 
     def wer(c: VoiceConversion) -> float:
         errors = words = 0
