@@ -35,8 +35,8 @@ from detection.decoding import decode_bytes, decode_file
 from detection.gate import ReleaseGate
 from detection.watermark import KeyedWatermark, Watermarker, WatermarkKey
 from voicekit import audio, engines
-from voicekit.cloning.engine import CONVERTIBLE_BASES, ClonedVoice
-from voicekit.cloning.fit import fit_conversion, split_held_out
+from voicekit.cloning.engine import CONVERTIBLE_BASES, ClonedVoice, renderer_for
+from voicekit.cloning.fit import base_similarity, fit_conversion, split_held_out
 from voicekit.engines.base import Engine
 from voicekit.errors import BadInput, EmptyText, UnsupportedFormat
 from voicekit.home import default_home, default_passphrase
@@ -248,15 +248,21 @@ class Studio:
     def _engine_for(self, profile: VoiceProfile) -> Engine:
         if profile.kind != "clone":
             return self.engine(profile.engine)
-        return ClonedVoice.from_profile_details(profile.details, {b: self.engine(b) for b in CONVERTIBLE_BASES})
+        return ClonedVoice.from_profile_details(profile.details, self.engine)
 
     def _fit_voice(self, enroller: Enroller, references: list[Recording]) -> dict[str, Any]:
-        """Fit the conversion that makes the base voice sound like the references (held-out checked)."""
+        """Pick the base voice nearest the person, then fit the conversion that moves it towards them
+        (checked on held-out references)."""
         speech = np.concatenate([voiced_audio(r.samples) for r in references])
         fitting, held_out = split_held_out(speech)
-        conversion, report = fit_conversion(self.engine("heart"), fitting, held_out, enroller.encoder.embed,
+        person = enroller.encoder.embed(fitting)
+        renderers = {name: renderer_for(self.engine(name)) for name in CONVERTIBLE_BASES}
+        nearness = {name: base_similarity(r, person, enroller.encoder.embed) for name, r in renderers.items()}
+        base = max(nearness, key=nearness.get)
+        conversion, report = fit_conversion(renderers[base], fitting, held_out, enroller.encoder.embed,
                                             enroller.statements.transcribe)
-        return {"base": "heart", "conversion": conversion.as_dict(), "fit": report.as_dict()}
+        return {"base": base, "base_similarity": {k: round(v, 3) for k, v in nearness.items()},
+                "conversion": conversion.as_dict(), "fit": report.as_dict()}
 
     def _recording(self, path: Path | str) -> Recording:
         samples, rate = decode_file(path)

@@ -9,7 +9,7 @@ from consent.voiceprint import SpeakerEncoder, similarity, voiced_audio
 from tests.conftest import HUMAN_RECORDING
 from voicekit.audio import resample
 from voicekit.cloning.conversion import VoiceConversion, convert_f0, convert_vocoder_frames
-from voicekit.cloning.engine import ClonedVoice
+from voicekit.cloning.engine import ClonedVoice, WorldRenderer, renderer_for
 from voicekit.cloning.fit import fit_conversion, split_held_out
 from voicekit.errors import EngineUnavailable
 
@@ -29,7 +29,7 @@ def allison_fit(studio, encoder):
     """The base voice fitted to the shipped human recording (Allison Smith, 30 s, 8 kHz)."""
     samples, rate = sf.read(HUMAN_RECORDING, dtype="float32")
     fitting, held_out = split_held_out(voiced_audio(resample(samples, rate, 16000)))
-    conversion, report = fit_conversion(studio.engine("heart"), fitting, held_out, encoder.embed,
+    conversion, report = fit_conversion(renderer_for(studio.engine("heart")), fitting, held_out, encoder.embed,
                                         StatementChecker().transcribe)
     return conversion, report, encoder.embed(held_out)
 
@@ -57,7 +57,7 @@ def test_the_fit_moves_towards_the_person_on_held_out_speech(allison_fit):
 def test_a_cloned_voice_sounds_more_like_the_person_and_less_like_the_base(studio, encoder, allison_fit):
     """On sentences the fit never heard, against the person's held-out speech."""
     conversion, _, person = allison_fit
-    heart, clone = studio.engine("heart"), ClonedVoice(studio.engine("heart"), conversion)
+    heart, clone = studio.engine("heart"), ClonedVoice(renderer_for(studio.engine("heart")), conversion)
     base_embedding = encoder.embed(resample(np.concatenate([heart.synthesize(t) for t in UNSEEN]), 24000, 16000))
     clone_embedding = encoder.embed(resample(np.concatenate([clone.synthesize(t) for t in UNSEEN]), 24000, 16000))
     assert similarity(clone_embedding, person) > similarity(base_embedding, person) + 0.03
@@ -66,4 +66,17 @@ def test_a_cloned_voice_sounds_more_like_the_person_and_less_like_the_base(studi
 
 def test_a_profile_without_a_fitted_voice_cannot_speak():
     with pytest.raises(EngineUnavailable, match="no fitted voice"):
-        ClonedVoice.from_profile_details({}, {})
+        ClonedVoice.from_profile_details({}, lambda name: None)
+
+
+def test_other_engines_convert_through_world(studio):
+    """joe has no vocoder frames to reach: WORLD analyses, converts and resynthesises its speech."""
+    from voicekit.cloning.fit import median_log_f0
+
+    renderer = renderer_for(studio.engine("joe"))
+    assert isinstance(renderer, WorldRenderer)
+    prepared = renderer.prepare(TEXT)
+    plain = resample(renderer.render(prepared, VoiceConversion()), 22050, 16000)
+    octave_up = resample(renderer.render(prepared, VoiceConversion(f0_shift=12.0, warp=1.05, eq_1k_db=3.0)),
+                         22050, 16000)
+    assert abs(median_log_f0(octave_up)[0] - median_log_f0(plain)[0] - np.log(2)) < 0.1

@@ -74,23 +74,25 @@ def envelope_centres_hz() -> np.ndarray:
     return 700 * (10 ** (mel / 2595) - 1)
 
 
-def _eq_gain(c: VoiceConversion) -> np.ndarray:
-    """Per-bin gain in nepers (natural-log amplitude), shape [BINS, 1]."""
-    freqs = np.maximum(np.arange(BINS) * BIN_HZ, EQ_CENTRES_HZ[0])
+def _eq_gain(c: VoiceConversion, freqs_hz: np.ndarray) -> np.ndarray:
+    """Per-bin gain in nepers (natural-log amplitude), shape [bins, 1]."""
+    freqs = np.maximum(freqs_hz, EQ_CENTRES_HZ[0])
     db = np.interp(np.log(freqs), np.log(EQ_CENTRES_HZ), [c.eq_250_db, c.eq_1k_db, c.eq_3k_db, c.eq_7k_db])
     if c.envelope_db:
-        db = db + np.interp(np.arange(BINS) * BIN_HZ, envelope_centres_hz(), c.envelope_db)
+        db = db + np.interp(freqs_hz, envelope_centres_hz(), c.envelope_db)
     return (db * _NEPER_PER_DB).astype(np.float32)[:, None]
 
 
 def _warp(envelope: np.ndarray, factor: float) -> np.ndarray:
-    """Stretch [BINS, F] along frequency: the value at bin k moves to bin k * factor."""
+    """Stretch [bins, F] (bins linear in frequency from 0 Hz) along frequency: the value at bin k
+    moves to bin k * factor."""
     if abs(factor - 1.0) < 1e-4:
         return envelope
-    source = np.arange(BINS) / factor
-    low = np.clip(np.floor(source).astype(int), 0, BINS - 1)
-    high = np.clip(low + 1, 0, BINS - 1)
-    frac = (np.clip(source, 0, BINS - 1) - low)[:, None].astype(np.float32)
+    bins = envelope.shape[0]
+    source = np.arange(bins) / factor
+    low = np.clip(np.floor(source).astype(int), 0, bins - 1)
+    high = np.clip(low + 1, 0, bins - 1)
+    frac = (np.clip(source, 0, bins - 1) - low)[:, None].astype(np.float32)
     return envelope[low] * (1 - frac) + envelope[high] * frac
 
 
@@ -111,8 +113,23 @@ def convert_vocoder_frames(frames: tuple[np.ndarray, ...], c: VoiceConversion) -
     if c == VoiceConversion():
         return frames
     lh, th, ln, lr, phi, f0 = frames
-    gain = _eq_gain(c)
+    gain = _eq_gain(c, np.arange(BINS) * BIN_HZ)
     lh = _warp(lh, c.warp) + gain
     ln = _warp(ln, c.warp) + gain + np.float32(c.breath_db * _NEPER_PER_DB)
     lr = _warp(lr, c.warp) + gain
     return lh, _warp(th, c.warp), ln, lr, phi, convert_f0(f0, c)
+
+
+def convert_world(f0: np.ndarray, sp: np.ndarray, ap: np.ndarray, sample_rate: int,
+                  c: VoiceConversion) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """WORLD's analysis (f0 [T] Hz, spectral envelope sp and aperiodicity ap [T, bins], power and
+    ratio) converted the same way, for engines whose internals we cannot reach."""
+    if c == VoiceConversion():
+        return f0, sp, ap
+    freqs = np.linspace(0, sample_rate / 2, sp.shape[1])
+    gain = _eq_gain(c, freqs)[:, 0].astype(np.float64)
+    log_sp = _warp(np.log(np.maximum(sp, 1e-16)).T, c.warp).T + 2 * gain
+    breath = 2 * c.breath_db * _NEPER_PER_DB
+    ap = np.clip(_warp(ap.T, c.warp).T * np.exp(breath), 1e-3, 1 - 1e-3)
+    f0 = convert_f0(f0.astype(np.float32), c).astype(np.float64)
+    return f0, np.ascontiguousarray(np.exp(log_sp)), np.ascontiguousarray(ap)

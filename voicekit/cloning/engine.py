@@ -1,46 +1,106 @@
 """The engine a cloned profile speaks with: its base voice, converted by the profile's fitted,
-signed VoiceConversion."""
+signed VoiceConversion.
+
+Two ways to convert: in hibari's vocoder domain for `heart` (before the waveform exists, almost
+free), and through the WORLD vocoder (analysis, conversion, resynthesis) for any other engine.
+"""
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from voicekit.cloning.conversion import VoiceConversion, convert_vocoder_frames
-from voicekit.engines.heart import HeartEngine
+from voicekit.cloning.conversion import VOICED_HZ, VoiceConversion, convert_vocoder_frames, convert_world
+from voicekit.engines.base import Engine
 from voicekit.errors import EngineUnavailable
 
-CONVERTIBLE_BASES = ("heart",)
+CONVERTIBLE_BASES = ("heart", "joe")
+WORLD_FRAME_MS = 5.0
+
+
+class Renderer(Protocol):
+    """Speech of one base engine, prepared once per sentence and rendered under any conversion."""
+
+    engine: Engine
+
+    def prepare(self, sentence: str) -> Any: ...
+    def voiced_f0(self, prepared: Any) -> np.ndarray: ...
+    def render(self, prepared: Any, conversion: VoiceConversion) -> np.ndarray: ...
+
+
+class VocoderRenderer:
+    """heart: its network's vocoder frames, converted before its own waveform synthesis."""
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+
+    def prepare(self, sentence: str) -> list[tuple[np.ndarray, ...]]:
+        return self.engine.vocoder_frames(sentence)
+
+    def voiced_f0(self, prepared: list[tuple[np.ndarray, ...]]) -> np.ndarray:
+        return np.concatenate([f[5][f[5] > VOICED_HZ] for f in prepared] or [np.zeros(0)])
+
+    def render(self, prepared: list[tuple[np.ndarray, ...]], conversion: VoiceConversion) -> np.ndarray:
+        return self.engine.render([convert_vocoder_frames(f, conversion) for f in prepared])
+
+
+class WorldRenderer:
+    """Any engine: its waveform analysed by WORLD (DIO + StoneMask, CheapTrick, D4C, 5 ms frames),
+    converted, and resynthesised."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def prepare(self, sentence: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        import pyworld
+
+        x = self.engine.synthesize(sentence).astype(np.float64)
+        fs = self.engine.sample_rate
+        f0, times = pyworld.dio(x, fs, frame_period=WORLD_FRAME_MS)
+        f0 = pyworld.stonemask(x, f0, times, fs)
+        return f0, pyworld.cheaptrick(x, f0, times, fs), pyworld.d4c(x, f0, times, fs)
+
+    def voiced_f0(self, prepared: tuple[np.ndarray, ...]) -> np.ndarray:
+        return prepared[0][prepared[0] > VOICED_HZ]
+
+    def render(self, prepared: tuple[np.ndarray, ...], conversion: VoiceConversion) -> np.ndarray:
+        import pyworld
+
+        f0, sp, ap = convert_world(*prepared, self.engine.sample_rate, conversion)
+        return pyworld.synthesize(f0, sp, ap, self.engine.sample_rate, WORLD_FRAME_MS).astype(np.float32)
+
+
+def renderer_for(engine: Engine) -> Renderer:
+    return VocoderRenderer(engine) if hasattr(engine, "vocoder_frames") else WorldRenderer(engine)
 
 
 class ClonedVoice:
-    """Engine protocol over a base engine that exposes vocoder frames (heart)."""
+    """Engine protocol: the base voice's speech under the profile's conversion."""
 
     name = "clone"
 
-    def __init__(self, base: HeartEngine, conversion: VoiceConversion) -> None:
-        self.base = base
+    def __init__(self, renderer: Renderer, conversion: VoiceConversion) -> None:
+        self.renderer = renderer
         self.conversion = conversion
 
     @classmethod
-    def from_profile_details(cls, details: dict[str, Any], engines: dict[str, Any]) -> "ClonedVoice":
-        """details: a verified clone profile's details; engines: base engine name -> engine."""
+    def from_profile_details(cls, details: dict[str, Any], engine: Callable[[str], Engine]) -> "ClonedVoice":
+        """details: a verified clone profile's details; engine: base engine name -> engine."""
         voice = details.get("voice")
         if not voice or voice.get("base") not in CONVERTIBLE_BASES:
             raise EngineUnavailable("this profile has no fitted voice; enroll the speaker again to fit one")
-        return cls(engines[voice["base"]], VoiceConversion.from_dict(voice["conversion"]))
+        return cls(renderer_for(engine(voice["base"])), VoiceConversion.from_dict(voice["conversion"]))
 
     @property
     def sample_rate(self) -> int:
-        return self.base.sample_rate
+        return self.renderer.engine.sample_rate
 
     @property
     def model_version(self) -> str:
         digest = hashlib.sha256(json.dumps(self.conversion.as_dict(), sort_keys=True).encode()).hexdigest()[:12]
-        return f"{self.base.model_version} + conversion {digest}"
+        return f"{self.renderer.engine.model_version} + conversion {digest}"
 
     def synthesize(self, sentence: str) -> np.ndarray:
-        frames = self.base.vocoder_frames(sentence)
-        return self.base.render([convert_vocoder_frames(f, self.conversion) for f in frames])
+        return self.renderer.render(self.renderer.prepare(sentence), self.conversion)

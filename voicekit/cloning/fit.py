@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from voicekit.cloning.conversion import EQ_CENTRES_HZ, VoiceConversion, convert_vocoder_frames, envelope_centres_hz
+from voicekit.cloning.conversion import EQ_CENTRES_HZ, VoiceConversion, envelope_centres_hz
 
 FIT_SENTENCES = (
     "The old lighthouse keeper climbed the winding stairs every evening to light the lamp.",
@@ -114,29 +114,29 @@ def _bounds(start: VoiceConversion, bandwidth: tuple[float, float]) -> list[tupl
 
 
 def fit_conversion(
-    engine,
+    renderer,
     enrollment: np.ndarray,
     held_out: np.ndarray,
     embed: Callable[[np.ndarray], np.ndarray],
     transcribe: Callable[[np.ndarray], str],
     max_evaluations: int = 90,
 ) -> tuple[VoiceConversion, FitReport]:
-    """engine: a HeartEngine (vocoder_frames / render). enrollment, held_out: the person's speech,
+    """renderer: the base voice (voicekit.cloning.engine.renderer_for). enrollment, held_out: the person's speech,
     float32 mono 16 kHz. embed: 16 kHz audio -> unit embedding. transcribe: 16 kHz audio -> words."""
     from scipy.optimize import minimize
 
     from voicekit.audio import resample
 
     started = time.perf_counter()
-    fit_frames = [f for s in FIT_SENTENCES for f in engine.vocoder_frames(s)]
-    check_frames = [[f for f in engine.vocoder_frames(s)] for s in CHECK_SENTENCES]
+    fit_frames = [renderer.prepare(s) for s in FIT_SENTENCES]
+    check_frames = [[renderer.prepare(s)] for s in CHECK_SENTENCES]
+    rate = renderer.engine.sample_rate
 
-    def speech(frames, c: VoiceConversion) -> np.ndarray:
-        rendered = engine.render([convert_vocoder_frames(f, c) for f in frames])
-        return resample(rendered, engine.sample_rate, 16000)
+    def speech(prepared: list, c: VoiceConversion) -> np.ndarray:
+        return resample(np.concatenate([renderer.render(p, c) for p in prepared]), rate, 16000)
 
     target, held = embed(enrollment), embed(held_out)
-    base_f0 = np.concatenate([f[5][f[5] > 40] for f in fit_frames])
+    base_f0 = np.concatenate([renderer.voiced_f0(p) for p in fit_frames])
     person_median, person_spread = median_log_f0(enrollment)
     shift = 12 * (person_median - float(np.median(np.log(base_f0)))) / np.log(2)
     spread = person_spread / max(float(np.std(np.log(base_f0))), 1e-3)
@@ -179,6 +179,14 @@ def fit_conversion(
         seconds=time.perf_counter() - started,
     )
     return chosen, report
+
+
+def base_similarity(renderer, person: np.ndarray, embed: Callable[[np.ndarray], np.ndarray]) -> float:
+    """How close the unconverted base voice is to the person (the fit sentences, resemblyzer cosine)."""
+    from voicekit.audio import resample
+
+    speech = np.concatenate([renderer.render(renderer.prepare(s), VoiceConversion()) for s in FIT_SENTENCES])
+    return float(np.dot(embed(resample(speech, renderer.engine.sample_rate, 16000)), person))
 
 
 def split_held_out(speech16k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
