@@ -70,7 +70,7 @@ def main() -> None:
     from consent.statement import StatementChecker
     from consent.voiceprint import SpeakerEncoder, similarity
     from voicekit.audio import resample
-    from voicekit.cloning.engine import CONVERTIBLE_BASES, ClonedVoice, renderer_for
+    from voicekit.cloning.engine import CONVERTIBLE_BASES, ClonedVoice, choose_base, renderer_for
     from voicekit.cloning.fit import _word_errors, base_similarity, fit_conversion, split_held_out
     from voicekit.engines import create
 
@@ -95,7 +95,7 @@ def main() -> None:
         started = time.perf_counter()
         renderers = {n: renderer_for(e) for n, e in bases.items()}
         person = encoder.embed(fitting)
-        base = max(renderers, key=lambda n: base_similarity(renderers[n], person, encoder.embed))
+        base = choose_base({n: base_similarity(r, person, encoder.embed) for n, r in renderers.items()}, renderers)
         conversion, report = fit_conversion(renderers[base], fitting, held_out, encoder.embed, checker.transcribe)
         fit_s = time.perf_counter() - started
         voice = ClonedVoice(renderers[base], conversion)

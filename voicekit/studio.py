@@ -35,7 +35,7 @@ from detection.decoding import decode_bytes, decode_file
 from detection.gate import ReleaseGate
 from detection.watermark import KeyedWatermark, Watermarker, WatermarkKey
 from voicekit import audio, engines
-from voicekit.cloning.engine import CONVERTIBLE_BASES, ClonedVoice, renderer_for
+from voicekit.cloning.engine import CONVERTIBLE_BASES, ClonedVoice, choose_base, renderer_for
 from voicekit.cloning.fit import base_similarity, fit_conversion, split_held_out
 from voicekit.engines.base import Engine
 from voicekit.errors import BadInput, EmptyText, UnsupportedFormat
@@ -258,7 +258,7 @@ class Studio:
         person = enroller.encoder.embed(fitting)
         renderers = {name: renderer_for(self.engine(name)) for name in CONVERTIBLE_BASES}
         nearness = {name: base_similarity(r, person, enroller.encoder.embed) for name, r in renderers.items()}
-        base = max(nearness, key=nearness.get)
+        base = choose_base(nearness, renderers)
         conversion, report = fit_conversion(renderers[base], fitting, held_out, enroller.encoder.embed,
                                             enroller.statements.transcribe)
         return {"base": base, "base_similarity": {k: round(v, 3) for k, v in nearness.items()},

@@ -80,3 +80,11 @@ def test_other_engines_convert_through_world(studio):
     octave_up = resample(renderer.render(prepared, VoiceConversion(f0_shift=12.0, warp=1.05, eq_1k_db=3.0)),
                          22050, 16000)
     assert abs(median_log_f0(octave_up)[0] - median_log_f0(plain)[0] - np.log(2)) < 0.1
+
+
+def test_a_world_base_must_be_clearly_nearer_to_be_chosen(studio):
+    from voicekit.cloning.engine import WORLD_MARGIN, choose_base
+
+    renderers = {"heart": renderer_for(studio.engine("heart")), "joe": renderer_for(studio.engine("joe"))}
+    assert choose_base({"heart": 0.60, "joe": 0.60 + WORLD_MARGIN - 0.01}, renderers) == "heart"
+    assert choose_base({"heart": 0.60, "joe": 0.60 + WORLD_MARGIN + 0.01}, renderers) == "joe"

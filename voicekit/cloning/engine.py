@@ -18,6 +18,15 @@ from voicekit.errors import EngineUnavailable
 
 CONVERTIBLE_BASES = ("heart", "joe")
 WORLD_FRAME_MS = 5.0
+# WORLD's resynthesis costs quality that vocoder-domain conversion does not (bench/cloning.py: with
+# joe nearer the target by up to 0.12, cloning from heart still scored as high or higher, with a
+# lower word error rate and at 100x instead of 6x real time), so a WORLD base must be this much nearer.
+WORLD_MARGIN = 0.15
+
+
+def choose_base(nearness: dict[str, float], renderers: dict[str, "Renderer"]) -> str:
+    """The base voice to fit from: the nearest, once WORLD bases are handicapped by WORLD_MARGIN."""
+    return max(nearness, key=lambda n: nearness[n] - (WORLD_MARGIN if isinstance(renderers[n], WorldRenderer) else 0))
 
 
 class Renderer(Protocol):
