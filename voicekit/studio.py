@@ -177,7 +177,8 @@ class Studio:
         name: str | None = None,
         keep_references: bool = False,
     ) -> VoiceProfile:
-        """Check a consent reading and reference recordings; store and return the signed profile.
+        """Check a consent reading and reference recordings, fit the clone's voice (about 15-20 s on
+        one core), and store and return the signed profile.
 
         Raises ChallengeInvalid, EnrollmentRefused (every failed check, with its figures), BadInput
         or UnreadableAudio. A refusal counts against the challenge (three and it is spent) and is
