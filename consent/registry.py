@@ -98,21 +98,19 @@ class Registry:
             if on_commit is not None:
                 on_commit()
 
-    def revoke(self, voice_id: str, reason: str, now: float, on_commit: OnCommit | None = None) -> VoiceProfile:
+    def revoke(self, voice_id: str, reason: str, now: float, on_commit: OnCommit | None = None) -> None:
         """Revoke a voice from `now` on; raises UnknownVoice, or VoiceRevoked if it already was."""
-        stored = self._load(voice_id)
-        if stored is None:
-            raise UnknownVoice(voice_id, self.voice_ids())
         with closing(self._connect()) as db, db:
             changed = db.execute(
                 "UPDATE voices SET revoked_at = ?, revoked_reason = ? WHERE voice_id = ? AND revoked_at IS NULL",
                 (now, reason, voice_id),
             )
             if changed.rowcount != 1:
+                if self._load(voice_id) is None:
+                    raise UnknownVoice(voice_id, self.voice_ids())
                 raise VoiceRevoked(f"voice {voice_id!r} was already revoked")
             if on_commit is not None:
                 on_commit()
-        return VoiceProfile.from_canonical(stored.record)
 
     def add_challenge(self, challenge: Challenge, on_commit: OnCommit | None = None) -> None:
         with closing(self._connect()) as db, db:

@@ -25,6 +25,12 @@ def decode_bytes(data: bytes) -> tuple[np.ndarray, int]:
 
 
 def decode_file(path: Path | str) -> tuple[np.ndarray, int]:
+    _, samples, rate = read_audio_file(path)
+    return samples, rate
+
+
+def read_audio_file(path: Path | str) -> tuple[bytes, np.ndarray, int]:
+    """The file's bytes (for hashing) and its decoded samples and rate, from one read."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -35,6 +41,6 @@ def decode_file(path: Path | str) -> tuple[np.ndarray, int]:
     except OSError as e:
         raise UnreadableAudio(f"{path}: cannot be read ({e.strerror})") from e
     try:
-        return decode_bytes(data)
+        return (data, *decode_bytes(data))
     except UnreadableAudio as e:
         raise UnreadableAudio(f"{path}: {e}") from e

@@ -31,7 +31,7 @@ from consent.profiles import VoiceProfile
 from consent.registry import Registry
 from consent.voiceprint import VOICEPRINT_RATE, voiced_audio
 from detection.audit import Finding, inspect_audio, inspect_file
-from detection.decoding import decode_bytes, decode_file
+from detection.decoding import decode_bytes, read_audio_file
 from detection.gate import ReleaseGate
 from detection.watermark import KeyedWatermark, Watermarker, WatermarkKey
 from voicekit import audio, engines
@@ -203,35 +203,40 @@ class Studio:
         fitted = self._fit_voice(enroller, recordings)
         profile = enroller.profile(challenge, consent_recording, recordings, assessment, embedding, scopes,
                                    expires_at, now, references_sealed=keep_references, voice=fitted)
-        folder = self.home / "references" / profile.voice_id.replace(":", "-")
-        if keep_references:
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            for i, recording in enumerate(recordings):
-                atomic_write(folder / f"reference-{i}.sealed", sealed.seal(recording.data, self.keys, profile.voice_id),
-                             mode=0o600)
+        folder = self._references_folder(profile.voice_id)
         try:
+            if keep_references:
+                folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+                for i, recording in enumerate(recordings):
+                    atomic_write(folder / f"reference-{i}.sealed",
+                                 sealed.seal(recording.data, self.keys, profile.voice_id), mode=0o600)
             self.registry.register(profile, challenge_id=challenge_id, now=now, on_commit=lambda: self.ledger.append(
                 "enrollment", {
                     "voice_id": profile.voice_id, "challenge_id": challenge_id,
                     "record_sha256": hashlib.sha256(profile.canonical()).hexdigest(),
                     "scopes": list(scopes), "expires_at": expires_at, "key_id": self.keys.current_key_id,
                 }, now=now))
-        except BaseException:
+        except BaseException:  # no sealed audio outlives a profile that was not stored
             for file in folder.glob("*.sealed"):
                 file.unlink()
+            if folder.exists():
+                folder.rmdir()
             raise
         return self.registry.check_at(profile.voice_id, now=now)  # as signed and stored
 
     def sealed_references(self, voice_id: str) -> list[bytes]:
         """The reference recordings kept (encrypted) for an active profile, decrypted, as their original bytes."""
         self.registry.check_at(voice_id, now=self.clock())
-        folder = self.home / "references" / voice_id.replace(":", "-")
+        folder = self._references_folder(voice_id)
         return [sealed.unseal(f.read_bytes(), self.keys, voice_id) for f in sorted(folder.glob("reference-*.sealed"))]
 
-    def revoke(self, voice_id: str, reason: str = "") -> VoiceProfile:
+    def _references_folder(self, voice_id: str) -> Path:
+        return self.home / "references" / voice_id.replace(":", "-")
+
+    def revoke(self, voice_id: str, reason: str = "") -> None:
         """Revoke a voice at once, for every later request; raises UnknownVoice or VoiceRevoked."""
         now = self.clock()
-        return self.registry.revoke(voice_id, reason, now, on_commit=lambda: self.ledger.append(
+        self.registry.revoke(voice_id, reason, now, on_commit=lambda: self.ledger.append(
             "revocation", {"voice_id": voice_id, "reason": reason}, now=now))
 
     def rotate_keys(self) -> str:
@@ -266,8 +271,8 @@ class Studio:
                 "conversion": conversion.as_dict(), "fit": report.as_dict()}
 
     def _recording(self, path: Path | str) -> Recording:
-        samples, rate = decode_file(path)
-        return Recording(Path(path).name, Path(path).read_bytes(), audio.resample(samples, rate, VOICEPRINT_RATE))
+        data, samples, rate = read_audio_file(path)
+        return Recording(Path(path).name, data, audio.resample(samples, rate, VOICEPRINT_RATE))
 
     def _watermark_p(self, recording: Recording) -> float:
         return inspect_audio(recording.samples, VOICEPRINT_RATE, self.watermarker, self.ledger, self.keys).p_value

@@ -278,3 +278,17 @@ def test_key_rotation_keeps_old_signatures_and_marks_verifying(studio, enrolled,
     assert studio.detect(tmp_path / "before.wav").mark_id == before.mark_id
     assert studio.sealed_references(profile.voice_id)  # sealed under the old key, still opens
     assert studio.ledger.verify().ok
+
+
+def test_a_failed_store_leaves_no_sealed_audio_and_the_challenge_unused(studio, folder, references, monkeypatch):
+    challenge = challenge_for(studio)
+    before = set((studio.home / "references").rglob("*"))
+
+    def disk_full(*args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(studio.registry, "register", disk_full)
+    with pytest.raises(sqlite3.OperationalError):
+        studio.enroll(challenge.challenge_id, reading(studio, folder, challenge), references, keep_references=True)
+    assert set((studio.home / "references").rglob("*")) == before
+    assert studio.registry.challenge(challenge.challenge_id).used_at is None
