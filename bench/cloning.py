@@ -14,17 +14,14 @@ from __future__ import annotations
 import json
 import os
 import platform
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = "1"
-if hasattr(os, "sched_setaffinity"):
-    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+import one_core
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+one_core.single_threaded()
+one_core.pin_to_one_core()
 
 import numpy as np  # noqa: E402
 
@@ -71,7 +68,7 @@ def main() -> None:
     from consent.voiceprint import SpeakerEncoder, similarity
     from voicekit.audio import resample
     from voicekit.cloning.engine import CONVERTIBLE_BASES, ClonedVoice, choose_base, renderer_for
-    from voicekit.cloning.fit import _word_errors, base_similarity, fit_conversion, split_held_out
+    from voicekit.cloning.fit import word_errors, base_similarity, fit_conversion, split_held_out
     from voicekit.engines import create
 
     encoder, checker = SpeakerEncoder(), StatementChecker()
@@ -81,7 +78,7 @@ def main() -> None:
     held_embedding = {name: encoder.embed(h) for name, h in held.items()}
 
     def wer(audio: list[np.ndarray]) -> float:
-        counts = [_word_errors(t, checker.transcribe(a)) for t, a in zip(EVAL_TEXTS, audio)]
+        counts = [word_errors(t, checker.transcribe(a)) for t, a in zip(EVAL_TEXTS, audio)]
         return sum(e for e, _ in counts) / sum(n for _, n in counts)
 
     base_audio = {n: [resample(e.synthesize(t), e.sample_rate, 16000) for t in EVAL_TEXTS] for n, e in bases.items()}

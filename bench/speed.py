@@ -9,18 +9,15 @@ import argparse
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = "1"
-if hasattr(os, "sched_setaffinity"):
-    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+import one_core
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+one_core.single_threaded()
+one_core.pin_to_one_core()
 
 TEXT = (
     "The old lighthouse keeper climbed the spiral stairs every evening at dusk. "

@@ -24,9 +24,9 @@ from datetime import datetime, timezone
 from multiprocessing import Pool
 from pathlib import Path
 
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = "1"
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import one_core
+
+one_core.single_threaded()
 
 import numpy as np  # noqa: E402
 
@@ -154,8 +154,7 @@ def quality(original: np.ndarray, marked: np.ndarray) -> dict:
 
 
 def speed(wm, clips: list[np.ndarray]) -> dict:
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    one_core.pin_to_one_core()
     audio_s = sum(len(c) for c in clips) / RATE
     t = time.perf_counter()
     marked = [wm.embed(c, RATE, 12345) for c in clips]

@@ -159,7 +159,7 @@ def fit_conversion(
     def wer(c: VoiceConversion) -> float:
         errors = words = 0
         for text, frames in zip(CHECK_SENTENCES, check_frames):
-            errors_here, n = _word_errors(text, transcribe(speech(frames, c)))
+            errors_here, n = word_errors(text, transcribe(speech(frames, c)))
             errors, words = errors + errors_here, words + n
         return errors / words
 
@@ -195,7 +195,7 @@ def split_held_out(speech16k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return speech16k[:cut], speech16k[cut:]
 
 
-def _word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
     """Word-level edit distance and the reference's word count."""
     from consent.phonemes import words_of
 
