@@ -20,7 +20,7 @@ class VoiceProfile:
     """voice_id: 'heart', 'joe' or 'profile:<id>'. Times are Unix seconds; expires_at None = no expiry."""
 
     voice_id: str
-    kind: str  # "house" or "clone"
+    kind: str  # "house", "model" (a registered coqui-tts model) or "clone"
     engine: str
     display_name: str
     licence: str

@@ -3,7 +3,11 @@
 Exit codes: 0 success; 2 bad input (empty text, unknown format, unreadable file, bad path);
 3 consent refused (unknown, revoked, expired, tampered or out-of-scope voice; a refused enrollment
 or an unusable challenge); 4 the release gate refused;
-5 the ledger does not verify; 1 anything else. Errors are one line on stderr.
+5 the ledger does not verify; 6 an engine's model is missing or cannot load; 1 anything else.
+Errors are one line on stderr.
+
+Environment (read here only): VOICEKIT_HOME, the data folder; VOICEKIT_DEVICE, where torch models
+(coqui-tts) run, "cpu" (default) or "cuda".
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_CONSENT, EXIT_GATE, EXIT_LEDGER = 0, 1, 2, 3, 4, 5
+EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_CONSENT, EXIT_GATE, EXIT_LEDGER, EXIT_ENGINE = 0, 1, 2, 3, 4, 5, 6
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,12 +33,29 @@ def build_parser() -> argparse.ArgumentParser:
     say = commands.add_parser("say", help="speak text to an audio file")
     say.add_argument("text", help="the text to speak; '-' reads standard input")
     say.add_argument("-o", "--output", required=True, type=Path, help="output file: .wav, .flac, .ogg or .mp3")
-    say.add_argument("--voice", default="heart", help="heart, joe or profile:ID (default heart)")
+    say.add_argument("--voice", default="heart", help="heart, joe, a registered model voice or profile:ID (default heart)")
+    say.add_argument("--clone-with", metavar="MODEL_VOICE",
+                     help="speak profile:ID with this registered cloning model (XTTS-v2, YourTTS) instead of its fit")
     say.add_argument("--sample-rate", type=int, default=24000, help="output rate in Hz (default 24000)")
     say.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    voices = commands.add_parser("voices", help="list the registered voices")
+    voices = commands.add_parser("voices", help="list the registered voices (or add a model voice)")
     voices.add_argument("--json", action="store_true")
+    voice_commands = voices.add_subparsers(dest="voices_command", parser_class=_Parser)
+    add = voice_commands.add_parser("add", help="register a local coqui-tts model folder as a voice")
+    add.add_argument("name", help="the new voice's name (lower-case letters, digits, - and _)")
+    add.add_argument("--coqui", required=True, type=Path, metavar="FOLDER", help="folder with config.json and the checkpoint")
+    add.add_argument("--licence", required=True, help="what the model's weights and training data allow")
+    add.add_argument("--speaker", help="built-in speaker of a multi-speaker model")
+    add.add_argument("--language", help="language of a multilingual model (e.g. en)")
+    add.add_argument("--json", action="store_true")
+
+    models = commands.add_parser("models", help="fetch coqui-tts models (the only command that downloads)")
+    model_commands = models.add_subparsers(dest="models_command", required=True, parser_class=_Parser)
+    download = model_commands.add_parser("download", help="download a coqui-tts model by name into the data folder")
+    download.add_argument("name", help="e.g. tts_models/en/ljspeech/vits or tts_models/multilingual/multi-dataset/xtts_v2")
+    download.add_argument("--accept-licence", action="store_true", help="agree to a licence the model requires (XTTS-v2: CPML)")
+    download.add_argument("--json", action="store_true")
 
     detect = commands.add_parser("detect", help="is this file ours? which voice, which record?")
     detect.add_argument("file", type=Path)
@@ -92,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from consent.errors import ConsentError, LedgerCorrupt
     from detection.errors import GateRefused, UnreadableAudio
-    from voicekit.errors import BadInput
+    from voicekit.errors import BadInput, EngineUnavailable
 
     try:
         return _run(args)
@@ -104,21 +125,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(EXIT_CONSENT, f"consent refused: {e}")
     except GateRefused as e:
         return _fail(EXIT_GATE, f"release gate refused the audio: {e}")
+    except EngineUnavailable as e:
+        return _fail(EXIT_ENGINE, f"engine: {e}")
     except KeyboardInterrupt:
         return _fail(EXIT_ERROR, "interrupted")
 
 
 def _run(args: argparse.Namespace) -> int:
-    from voicekit.studio import Studio
-
     if args.command == "say":
         text = sys.stdin.read() if args.text == "-" else args.text
         from voicekit import audio
 
         fmt = audio.format_for(args.output)
         audio.check_output_path(args.output)
-        studio = Studio(home=args.home)
-        result = studio.speak(text, voice=args.voice, sample_rate=args.sample_rate, format=fmt)
+        studio = _studio(args)
+        result = studio.speak(text, voice=args.voice, sample_rate=args.sample_rate, format=fmt,
+                              clone_with=args.clone_with)
         result.save(args.output)
         summary = {
             "output": str(args.output), "voice": args.voice, "mark_id": f"{result.mark_id:08x}",
@@ -128,7 +150,13 @@ def _run(args: argparse.Namespace) -> int:
         _print(summary, args.json, f"wrote {args.output} ({summary['duration_s']} s, mark {summary['mark_id']})")
         return EXIT_OK
 
-    studio = Studio(home=args.home)
+    studio = _studio(args)
+    if args.command == "voices" and args.voices_command == "add":
+        profile = studio.add_model_voice(args.name, args.coqui, args.licence, args.speaker, args.language)
+        model = profile.details["coqui"]
+        out = {"voice": profile.voice_id, "folder": model["folder"], "sha256": model["sha256"], "licence": profile.licence}
+        _print(out, args.json, f"registered voice {profile.voice_id} ({model['folder']})")
+        return EXIT_OK
     if args.command == "voices":
         rows = [
             {"voice": s.voice_id, "status": s.status, "kind": s.profile.kind if s.profile else None,
@@ -164,6 +192,15 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.command == "profiles":
         return _profiles(studio, args)
+    if args.command == "models":
+        from voicekit.engines.coqui_download import download
+
+        model = download(args.name, studio.home / "models", accept_licence=args.accept_licence,
+                         progress=sys.stderr.isatty())
+        out = {"name": model.name, "folder": str(model.folder), "licence": model.licence}
+        _print(out, args.json, f"downloaded {model.name} to {model.folder} (licence: {model.licence}); register it with:\n"
+                               f"voicekit voices add NAME --coqui {model.folder} --licence '{model.licence}'")
+        return EXIT_OK
     if args.command == "keys":
         if args.keys_command == "rotate":
             kid = studio.rotate_keys()
@@ -192,6 +229,14 @@ def _run(args: argparse.Namespace) -> int:
         _print(rows, args.json, text)
         return EXIT_OK
     raise AssertionError(args.command)
+
+
+def _studio(args: argparse.Namespace):
+    import os
+
+    from voicekit.studio import Studio
+
+    return Studio(home=args.home, device=os.environ.get("VOICEKIT_DEVICE", "cpu"))
 
 
 def _profiles(studio, args: argparse.Namespace) -> int:

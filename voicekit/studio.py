@@ -12,6 +12,7 @@ refuse); none can be switched off.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -38,12 +39,14 @@ from voicekit import audio, engines
 from voicekit.cloning.engine import CONVERTIBLE_BASES, ClonedVoice, choose_base, renderer_for
 from voicekit.cloning.fit import base_similarity, fit_conversion, split_held_out
 from voicekit.engines.base import Engine
-from voicekit.errors import BadInput, EmptyText, UnsupportedFormat
+from voicekit.engines.coqui import CoquiEngine, CoquiModelFiles
+from voicekit.errors import BadInput, EmptyText, EngineUnavailable, UnsupportedFormat
 from voicekit.home import default_home, default_passphrase
 from voicekit.text.chunking import sentences
 
 DEFAULT_RATE = 24000
 MAX_TEXT_CHARS = 1_000_000
+VOICE_NAME = re.compile(r"[a-z][a-z0-9_-]{1,39}")
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class Studio:
         gate: ReleaseGate | None = None,
         clock: Callable[[], float] = time.time,
         threads: int = 1,
+        device: str = "cpu",
     ) -> None:
         self.home = Path(home) if home is not None else default_home()
         self.home.mkdir(parents=True, exist_ok=True)
@@ -93,6 +97,7 @@ class Studio:
         self.ledger = Ledger(self.home / "ledger", self.keys)
         self.clock = clock
         self.threads = threads
+        self.device = device  # where torch models (coqui) run: "cpu" or "cuda"
         self.registry.ensure(engines.house_profiles(now=clock()))
         self._own_watermark = watermarker is None
         self.watermarker = watermarker or self._keyed_watermark()
@@ -109,13 +114,19 @@ class Studio:
             self._engines[name] = engines.create(name, threads=self.threads)
         return self._engines[name]
 
-    def speak(self, text: str, voice: str = "heart", sample_rate: int = DEFAULT_RATE, format: str = "wav") -> SpeechResult:
-        """Render `text` in `voice` through every safeguard; raises BadInput, a ConsentError or GateRefused."""
+    def speak(self, text: str, voice: str = "heart", sample_rate: int = DEFAULT_RATE, format: str = "wav",
+              clone_with: str | None = None) -> SpeechResult:
+        """Render `text` in `voice` through every safeguard; raises BadInput, a ConsentError or GateRefused.
+
+        clone_with: for an enrolled profile, a registered coqui model voice that clones from audio
+        (XTTS-v2, YourTTS) to speak it with, conditioned on the profile's sealed references, instead
+        of the profile's fitted conversion. Both records are checked."""
         _check_request(text, sample_rate, format)
         timings: dict[str, float] = {}
         t = time.perf_counter()
-        profile = self.registry.check_at(voice, now=self.clock(), scope="tts")
-        engine = self._engine_for(profile)
+        now = self.clock()
+        profile = self.registry.check_at(voice, now=now, scope="tts")
+        engine = self._engine_for(profile) if clone_with is None else self._coqui_clone(profile, clone_with, now)
         timings["consent"], t = time.perf_counter() - t, time.perf_counter()
 
         rendered = [engine.synthesize(s) for s in sentences(text)]
@@ -134,6 +145,7 @@ class Studio:
         entry = self.ledger.append("output", {
             "mark_id": mark_id,
             "voice": voice,
+            "clone_with": clone_with,
             "voice_record_sha256": hashlib.sha256(profile.canonical()).hexdigest(),
             "engine": engine.name,
             "model": engine.model_version,
@@ -251,10 +263,56 @@ class Studio:
             self.gate = ReleaseGate(self.watermarker)
         return kid
 
+    def add_model_voice(self, name: str, folder: Path | str, licence: str, speaker: str | None = None,
+                        language: str | None = None) -> VoiceProfile:
+        """Register a coqui-tts model folder as the voice `name`, signing its files' SHA-256 and licence.
+
+        The model is loaded and speaks one test sentence first, so a folder coqui cannot load, or a
+        multi-speaker model without a valid speaker, is refused (EngineUnavailable) before anything is
+        signed. Raises BadInput for a bad or taken name."""
+        if not VOICE_NAME.fullmatch(name):
+            raise BadInput(f"voice name {name!r}: use 2-40 lower-case letters, digits, '-' or '_', starting with a letter")
+        if name in self.registry.voice_ids():
+            raise BadInput(f"the voice {name!r} is already registered")
+        if not licence.strip():
+            raise BadInput("give the model's licence (what its weights and training data allow)")
+        now = self.clock()
+        engine = CoquiEngine(CoquiModelFiles.find(folder), licence, speaker, language, self.device, self.threads)
+        try:
+            engine.synthesize("This is a test.")
+        except (RuntimeError, ValueError, KeyError, AssertionError) as e:
+            raise EngineUnavailable(f"the model in {engine.files.folder} could not speak: {e}") from e
+        profile = engines.model_voice_profile(name, engine.files, licence, speaker, language, now)
+        self.registry.register(profile, now=now, on_commit=lambda: self.ledger.append("voice-added", {
+            "voice_id": name, "record_sha256": hashlib.sha256(profile.canonical()).hexdigest(),
+            "model_sha256": engine.files.sha256, "licence": licence,
+        }, now=now))
+        self._engines[f"voice:{name}"] = engine
+        return self.registry.check_at(name, now=now)
+
     def _engine_for(self, profile: VoiceProfile) -> Engine:
+        if profile.kind == "model":
+            return self._model_engine(profile)
+        if profile.kind == "clone":
+            return ClonedVoice.from_profile_details(profile.details, self.engine)
+        return self.engine(profile.engine)
+
+    def _model_engine(self, profile: VoiceProfile) -> CoquiEngine:
+        key = f"voice:{profile.voice_id}"
+        if key not in self._engines:
+            self._engines[key] = engines.open_model_voice(profile, device=self.device, threads=self.threads)
+        return self._engines[key]
+
+    def _coqui_clone(self, profile: VoiceProfile, model_voice: str, now: float) -> Engine:
+        """The enrolled person, spoken by a cloning coqui model from their sealed references (which
+        are decrypted here, in memory, and never written out)."""
         if profile.kind != "clone":
-            return self.engine(profile.engine)
-        return ClonedVoice.from_profile_details(profile.details, self.engine)
+            raise BadInput("clone_with speaks an enrolled profile (profile:ID); this voice is not one")
+        model = self.registry.check_at(model_voice, now=now, scope="tts")
+        if model.kind != "model":
+            raise BadInput(f"{model_voice!r} is not a registered coqui model voice (voicekit voices add)")
+        return self._model_engine(model).cloned(
+            profile.voice_id, lambda: [decode_bytes(data) for data in self.sealed_references(profile.voice_id)])
 
     def _fit_voice(self, enroller: Enroller, references: list[Recording]) -> dict[str, Any]:
         """Pick the base voice nearest the person, then fit the conversion that moves it towards them

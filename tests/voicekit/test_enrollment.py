@@ -21,7 +21,8 @@ from consent.errors import (
 from consent.keys import RegistryKeys
 from consent.profiles import VoiceProfile
 from tests.conftest import HUMAN_RECORDING
-from voicekit.errors import BadInput
+from tests.voicekit.tiny_coqui import build_tiny_vits
+from voicekit.errors import BadInput, EngineUnavailable
 
 REFERENCE_TEXTS = [
     "The old lighthouse keeper climbed the winding stairs every evening to light the lamp.",
@@ -251,6 +252,22 @@ def test_revocation_takes_effect_for_the_very_next_request(studio, folder, refer
         studio.revoke(profile.voice_id)
     entry = [e for e in studio.ledger.entries() if e.kind == "revocation"][-1]
     assert entry.body == {"voice_id": profile.voice_id, "reason": "speaker withdrew consent"}
+
+
+def test_a_cloning_coqui_model_speaks_the_profile_from_its_sealed_references(studio, folder, enrolled, references,
+                                                                             tmp_path):
+    _, profile = enrolled
+    studio.add_model_voice("tiny-clone", build_tiny_vits(tmp_path / "tiny"), licence="random weights, test only",
+                           speaker="ana")
+    result = studio.speak("Hello.", voice=profile.voice_id, clone_with="tiny-clone")
+    body = result.provenance["body"]
+    assert body["voice"] == profile.voice_id and body["clone_with"] == "tiny-clone"
+    assert body["engine"] == "coqui" and "conditioned on the profile's sealed references" in body["model"]
+
+    challenge = challenge_for(studio)
+    unkept = studio.enroll(challenge.challenge_id, reading(studio, folder, challenge), references)
+    with pytest.raises(EngineUnavailable, match="--keep-references"):
+        studio.speak("Hello.", voice=unkept.voice_id, clone_with="tiny-clone")
 
 
 def test_expiry_and_scope_are_enforced(studio, folder, clock, references):

@@ -5,6 +5,7 @@ import time
 
 from consent.profiles import VoiceProfile
 from voicekit.engines.base import Engine
+from voicekit.engines.coqui import CoquiEngine, CoquiModelFiles
 from voicekit.engines.heart import HeartEngine
 from voicekit.engines.joe import JoeEngine
 from voicekit.errors import EngineUnavailable
@@ -34,3 +35,22 @@ def house_profiles(now: float | None = None) -> list[VoiceProfile]:
             details={"house_licence": "voicekit house voice: synthesis of any text permitted"},
         ),
     ]
+
+
+def model_voice_profile(name: str, files: CoquiModelFiles, licence: str, speaker: str | None,
+                        language: str | None, now: float) -> VoiceProfile:
+    """The record that makes a coqui-tts model folder a voice: which files (by SHA-256), which
+    speaker and language, under which licence."""
+    return VoiceProfile(
+        voice_id=name, kind="model", engine="coqui", display_name=f"{name} (coqui-tts model)", licence=licence,
+        scopes=HOUSE_SCOPES, created_at=now,
+        details={"coqui": {"folder": str(files.folder), "sha256": files.sha256, "speaker": speaker,
+                           "language": language}},
+    )
+
+
+def open_model_voice(profile: VoiceProfile, device: str = "cpu", threads: int = 1) -> CoquiEngine:
+    """The engine of a verified model-voice record; refuses model files that changed since it was signed."""
+    model = profile.details["coqui"]
+    return CoquiEngine.open(model["folder"], expected_sha256=model["sha256"], licence=profile.licence,
+                            speaker=model["speaker"], language=model["language"], device=device, threads=threads)
