@@ -10,7 +10,7 @@ import pytest
 from consent.errors import ScopeNotAllowed, VoiceRevoked
 from tests.voicekit.test_cli import one_line_error, voicekit
 from tests.voicekit.tiny_coqui import build_tiny_vits
-from voicekit.engines.coqui import CoquiEngine, CoquiModelFiles
+from voicekit.engines.coqui import CoquiEngine
 from voicekit.errors import BadInput, EngineUnavailable
 
 
