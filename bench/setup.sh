@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# Real human speech for the benchmarks (Debian packages; needs root or sudo):
-# asterisk-core-sounds-en-wav (Allison Smith, CC-BY-SA-3.0) and pocketsphinx-testdata (LibriVox and others).
+# What the benchmarks need beyond `make setup`:
+# - real human speech (Debian packages; needs root or sudo): asterisk-core-sounds-en-wav (Allison Smith,
+#   CC-BY-SA-3.0), pocketsphinx-testdata (LibriVox and others), codec2-examples (amateur-radio speakers);
+#   espeak-ng and flite for synthetic speakers;
+# - the `bench` extra (a second speaker encoder for bench/cloning.py).
 set -euo pipefail
-pkgs=(asterisk-core-sounds-en-wav pocketsphinx-testdata espeak-ng flite)
+cd "$(dirname "$0")/.."
+pkgs=(asterisk-core-sounds-en-wav pocketsphinx-testdata codec2-examples espeak-ng flite)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+make setup >/dev/null
+.venv/bin/python -m pip install -q -c constraints.txt -e '.[bench]'
