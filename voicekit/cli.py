@@ -31,7 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     say = commands.add_parser("say", help="speak text to an audio file")
-    say.add_argument("text", help="the text to speak; '-' reads standard input")
+    say.add_argument("text", nargs="?", help="the text to speak; '-' reads standard input")
+    say.add_argument("--ssml", metavar="FILE|STRING", help="speak an SSML document (a file, or the markup itself)")
+    say.add_argument("--rate", type=float, default=1.0, help="speed factor, 0.5..2 (default 1)")
+    say.add_argument("--pitch", type=float, default=0.0, help="pitch change in semitones, -12..12 (default 0)")
     say.add_argument("-o", "--output", required=True, type=Path, help="output file: .wav, .flac, .ogg or .mp3")
     say.add_argument("--voice", default="heart", help="heart, joe, a registered model voice or profile:ID (default heart)")
     say.add_argument("--clone-with", metavar="MODEL_VOICE",
@@ -133,19 +136,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "say":
-        text = sys.stdin.read() if args.text == "-" else args.text
+        text = _say_text(args)
         from voicekit import audio
 
         fmt = audio.format_for(args.output)
         audio.check_output_path(args.output)
         studio = _studio(args)
         result = studio.speak(text, voice=args.voice, sample_rate=args.sample_rate, format=fmt,
-                              clone_with=args.clone_with)
+                              clone_with=args.clone_with, ssml=args.ssml is not None, rate=args.rate, pitch=args.pitch)
         result.save(args.output)
         summary = {
             "output": str(args.output), "voice": args.voice, "mark_id": f"{result.mark_id:08x}",
             "duration_s": round(len(result.audio) / result.sample_rate, 3), "sample_rate": result.sample_rate,
-            "ledger_seq": result.provenance["seq"],
+            "ledger_seq": result.provenance["seq"], "marks": result.marks,
         }
         _print(summary, args.json, f"wrote {args.output} ({summary['duration_s']} s, mark {summary['mark_id']})")
         return EXIT_OK
@@ -229,6 +232,21 @@ def _run(args: argparse.Namespace) -> int:
         _print(rows, args.json, text)
         return EXIT_OK
     raise AssertionError(args.command)
+
+
+def _say_text(args: argparse.Namespace) -> str:
+    from voicekit.errors import BadInput
+
+    if (args.text is None) == (args.ssml is None):
+        raise BadInput("give the text to speak or --ssml, not both and not neither")
+    if args.ssml is None:
+        return sys.stdin.read() if args.text == "-" else args.text
+    if args.ssml.lstrip().startswith("<"):
+        return args.ssml
+    try:
+        return Path(args.ssml).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise BadInput(f"--ssml {args.ssml!r} is neither markup nor a readable UTF-8 file ({e.strerror or e})") from e
 
 
 def _studio(args: argparse.Namespace):

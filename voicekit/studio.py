@@ -15,7 +15,7 @@ import hashlib
 import re
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -35,7 +35,7 @@ from detection.audit import Finding, inspect_audio, inspect_file
 from detection.decoding import decode_bytes, read_audio_file
 from detection.gate import ReleaseGate
 from detection.watermark import KeyedWatermark, Watermarker, WatermarkKey
-from voicekit import audio, engines
+from voicekit import audio, engines, prosody
 from voicekit.cloning.engine import CONVERTIBLE_BASES, ClonedVoice, choose_base, renderer_for
 from voicekit.cloning.fit import base_similarity, fit_conversion, split_held_out
 from voicekit.engines.base import Engine
@@ -43,6 +43,8 @@ from voicekit.engines.coqui import CoquiEngine, CoquiModelFiles
 from voicekit.errors import BadInput, EmptyText, EngineUnavailable, UnsupportedFormat
 from voicekit.home import default_home, default_passphrase
 from voicekit.text.chunking import sentences
+from voicekit.text.ssml import MAX_PITCH_ST, MAX_RATE, MIN_RATE, Mark, Pause, Speech, plain_plan
+from voicekit.text.ssml import parse as ssml_plan
 
 DEFAULT_RATE = 24000
 MAX_TEXT_CHARS = 1_000_000
@@ -61,6 +63,7 @@ class SpeechResult:
     mark_id: int
     provenance: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
+    marks: dict[str, float] = field(default_factory=dict)  # SSML <mark> name -> seconds into the audio
 
     def save(self, path: Path | str) -> Path:
         """Write the released bytes atomically; the extension must match the rendered format."""
@@ -115,23 +118,33 @@ class Studio:
         return self._engines[name]
 
     def speak(self, text: str, voice: str = "heart", sample_rate: int = DEFAULT_RATE, format: str = "wav",
-              clone_with: str | None = None) -> SpeechResult:
-        """Render `text` in `voice` through every safeguard; raises BadInput, a ConsentError or GateRefused.
+              clone_with: str | None = None, ssml: bool = False, rate: float = 1.0, pitch: float = 0.0
+              ) -> SpeechResult:
+        """Render `text` in `voice` through every safeguard; raises BadInput (SsmlError for bad
+        markup), a ConsentError or GateRefused.
 
+        ssml: `text` is an SSML document; every voice it names is consent-checked like `voice`.
+        rate (speed factor, 0.5..2) and pitch (semitones, -12..12) apply on top of any SSML prosody.
         clone_with: for an enrolled profile, a registered coqui model voice that clones from audio
         (XTTS-v2, YourTTS) to speak it with, conditioned on the profile's sealed references, instead
         of the profile's fitted conversion. Both records are checked."""
         _check_request(text, sample_rate, format)
+        _check_prosody(rate, pitch)
         timings: dict[str, float] = {}
         t = time.perf_counter()
+        plan = ssml_plan(text) if ssml else plain_plan(text)
+        plan = [replace(i, prosody=i.prosody.combined(rate, pitch)) if isinstance(i, Speech) else i for i in plan]
+        if not any(isinstance(i, Speech) for i in plan):
+            raise EmptyText("the SSML has nothing to say; give at least one word outside the markup")
         now = self.clock()
-        profile = self.registry.check_at(voice, now=now, scope="tts")
-        engine = self._engine_for(profile) if clone_with is None else self._coqui_clone(profile, clone_with, now)
+        profiles = {v: self.registry.check_at(v, now=now, scope="tts")
+                    for v in dict.fromkeys([voice, *(i.voice for i in plan if isinstance(i, Speech) and i.voice)])}
+        voices = {v: self._engine_for(p) if clone_with is None or v != voice else self._coqui_clone(p, clone_with, now)
+                  for v, p in profiles.items()}
+        profile, engine = profiles[voice], voices[voice]
         timings["consent"], t = time.perf_counter() - t, time.perf_counter()
 
-        rendered = [engine.synthesize(s) for s in sentences(text)]
-        samples = np.concatenate(rendered) if rendered else np.zeros(0, np.float32)
-        samples = audio.resample(samples, engine.sample_rate, sample_rate)
+        samples, marks = _render_plan(plan, voice, voices, sample_rate)
         timings["synthesis"], t = time.perf_counter() - t, time.perf_counter()
 
         mark_id = self._fresh_mark_id()
@@ -147,6 +160,7 @@ class Studio:
             "voice": voice,
             "clone_with": clone_with,
             "voice_record_sha256": hashlib.sha256(profile.canonical()).hexdigest(),
+            "other_voices": {v: hashlib.sha256(p.canonical()).hexdigest() for v, p in profiles.items() if v != voice},
             "engine": engine.name,
             "model": engine.model_version,
             "text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
@@ -159,8 +173,8 @@ class Studio:
             "gate": verdict.as_dict(),
         }, now=self.clock())
         timings["signing"] = time.perf_counter() - t
-        released, rate = decode_bytes(encoded)
-        return SpeechResult(released, rate, format, encoded, mark_id, entry.as_dict(), timings)
+        released, released_rate = decode_bytes(encoded)
+        return SpeechResult(released, released_rate, format, encoded, mark_id, entry.as_dict(), timings, marks)
 
     def detect(self, path: Path | str) -> Finding:
         """Is this file ours? Raises UnreadableAudio for a missing, empty or non-audio file."""
@@ -351,6 +365,41 @@ def _check_enrollment_request(references: list, scopes: tuple[str, ...], expires
         raise BadInput(f"scopes must be among {', '.join(SCOPES)}; got {', '.join(scopes) or 'none'}")
     if expires_at is not None and expires_at <= now:
         raise BadInput("the expiry date is in the past")
+
+
+def _render_plan(plan: list, voice: str, engines_by_voice: dict[str, Engine], sample_rate: int
+                 ) -> tuple[np.ndarray, dict[str, float]]:
+    """The plan's audio at sample_rate, and where each mark fell (seconds). Speech beside a break
+    loses the engine's own edge silence there, so a break of 1 s sounds as 1 s."""
+    pieces: list[np.ndarray] = []
+    marks: dict[str, float] = {}
+    for i, item in enumerate(plan):
+        if isinstance(item, Mark):
+            marks[item.name] = round(sum(len(p) for p in pieces) / sample_rate, 3)
+        elif isinstance(item, Pause):
+            pieces.append(np.zeros(round(item.seconds * sample_rate), np.float32))
+        else:
+            engine = engines_by_voice[item.voice or voice]
+            texts = [item.text] if item.ipa is not None else sentences(item.text)
+            rendered = np.concatenate([audio.resample(prosody.render(engine, s, item.prosody, item.ipa),
+                                                      engine.sample_rate, sample_rate) for s in texts])
+            pieces.append(prosody.trim_edges(rendered, sample_rate, start=_next_to_pause(plan, i, -1),
+                                             end=_next_to_pause(plan, i, 1)))
+    return (np.concatenate(pieces) if pieces else np.zeros(0, np.float32)), marks
+
+
+def _next_to_pause(plan: list, i: int, step: int) -> bool:
+    j = i + step
+    while 0 <= j < len(plan) and isinstance(plan[j], Mark):
+        j += step
+    return 0 <= j < len(plan) and isinstance(plan[j], Pause)
+
+
+def _check_prosody(rate: float, pitch: float) -> None:
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise BadInput(f"rate {rate:g} is outside {MIN_RATE:g}..{MAX_RATE:g} (1 is the voice's own pace)")
+    if abs(pitch) > MAX_PITCH_ST:
+        raise BadInput(f"pitch {pitch:+g} semitones is beyond +/-{MAX_PITCH_ST:g}")
 
 
 def _check_request(text: str, sample_rate: int, fmt: str) -> None:

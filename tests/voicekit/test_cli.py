@@ -184,3 +184,27 @@ def test_consent_enroll_profiles_and_keys(tmp_path):
 def test_consent_verbs_refuse_bad_input_in_one_line(home, args, message):
     run = voicekit(home, *args)
     assert run.returncode in (2, 3) and message in one_line_error(run)
+
+
+def test_say_speaks_ssml_from_a_string_or_a_file_with_rate_and_pitch(home, tmp_path):
+    document = tmp_path / "hello.ssml"
+    document.write_text('<speak>Hello.<break time="500ms"/><mark name="m"/>Again.</speak>', encoding="utf-8")
+    for source in (str(document), document.read_text()):
+        out = tmp_path / "ssml.wav"
+        run = voicekit(home, "say", "--ssml", source, "--rate", "1.2", "--pitch", "2", "-o", str(out), "--json")
+        assert run.returncode == 0, run.stderr
+        assert json.loads(run.stdout)["marks"]["m"] > 0.5 and out.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["say", "--ssml", "<speak><bogus/></speak>"], "SSML line 1, column 8: unsupported element <bogus>"),
+    (["say", "--ssml", "<!DOCTYPE x [<!ENTITY a 'b'>]><speak>&a;</speak>"], "document type declarations"),
+    (["say", "--ssml", "missing.ssml"], "neither markup nor a readable UTF-8 file"),
+    (["say", "hello", "--ssml", "<speak>x</speak>"], "not both"),
+    (["say", "hello", "--rate", "9"], "rate 9 is outside"),
+])
+def test_say_refuses_bad_ssml_and_prosody_in_one_line(home, tmp_path, args, message):
+    out = tmp_path / "never.wav"
+    run = voicekit(home, *args, "-o", str(out))
+    assert run.returncode == 2 and message in one_line_error(run)
+    assert not out.exists()

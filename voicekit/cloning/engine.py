@@ -36,7 +36,7 @@ class Renderer(Protocol):
 
     engine: Engine
 
-    def prepare(self, sentence: str) -> Any: ...
+    def prepare(self, sentence: str, speed: float = 1.0) -> Any: ...
     def voiced_f0(self, prepared: Any) -> np.ndarray: ...
     def render(self, prepared: Any, conversion: VoiceConversion) -> np.ndarray: ...
 
@@ -47,8 +47,8 @@ class VocoderRenderer:
     def __init__(self, engine) -> None:
         self.engine = engine
 
-    def prepare(self, sentence: str) -> list[tuple[np.ndarray, ...]]:
-        return self.engine.vocoder_frames(sentence)
+    def prepare(self, sentence: str, speed: float = 1.0) -> list[tuple[np.ndarray, ...]]:
+        return self.engine.vocoder_frames(sentence, speed)
 
     def voiced_f0(self, prepared: list[tuple[np.ndarray, ...]]) -> np.ndarray:
         return np.concatenate([f[5][f[5] > VOICED_HZ] for f in prepared] or [np.zeros(0)])
@@ -64,14 +64,19 @@ class WorldRenderer:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def prepare(self, sentence: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def prepare(self, sentence: str, speed: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """speed != 1 re-times WORLD's frames (pitch and timbre kept), for engines without a pace control."""
         import pyworld
 
         x = self.engine.synthesize(sentence).astype(np.float64)
         fs = self.engine.sample_rate
         f0, times = pyworld.dio(x, fs, frame_period=WORLD_FRAME_MS)
         f0 = pyworld.stonemask(x, f0, times, fs)
-        return f0, pyworld.cheaptrick(x, f0, times, fs), pyworld.d4c(x, f0, times, fs)
+        frames = f0, pyworld.cheaptrick(x, f0, times, fs), pyworld.d4c(x, f0, times, fs)
+        if speed == 1.0:
+            return frames
+        picks = np.round(np.arange(0, len(f0) - 0.5, speed)).astype(int).clip(0, len(f0) - 1)
+        return tuple(np.ascontiguousarray(a[picks]) for a in frames)
 
     def voiced_f0(self, prepared: tuple[np.ndarray, ...]) -> np.ndarray:
         return prepared[0][prepared[0] > VOICED_HZ]

@@ -31,16 +31,21 @@ class HeartEngine:
     def synthesize(self, sentence: str) -> np.ndarray:
         return np.asarray(self._model(sentence, seed=self.seed), np.float32)
 
-    def vocoder_frames(self, sentence: str) -> list[tuple[np.ndarray, ...]]:
+    def vocoder_frames(self, sentence: str, speed: float = 1.0, phonemes: str | None = None
+                       ) -> list[tuple[np.ndarray, ...]]:
         """The network's output before the waveform, one tuple per phonemised piece:
-        (lh, th, ln, lr, phi, f0), envelopes [601, F] float32 and f0 [F] in Hz, 12.5 ms frames."""
+        (lh, th, ln, lr, phi, f0), envelopes [601, F] float32 and f0 [F] in Hz, 12.5 ms frames.
+
+        speed: the network's own pace control (its duration predictor; 0.5 slow .. 2 fast).
+        phonemes: hibari's alphabet (misaki: IPA with O, A, I, W, Y for the diphthongs), spoken
+        instead of the sentence's own phonemisation."""
         model = self._model
         out = []
-        for phonemes in model.phonemize(sentence):
-            ids = model.ids(phonemes)
+        for piece in ([phonemes] if phonemes is not None else model.phonemize(sentence)):
+            ids = model.ids(piece)
             if len(ids) < 3:
                 continue
-            result = model.sess.run(None, {"ids": np.asarray([ids], np.int64), "speed": np.asarray([1.0], np.float32)})
+            result = model.sess.run(None, {"ids": np.asarray([ids], np.int64), "speed": np.asarray([speed], np.float32)})
             out.append(tuple(o[0] for o in result))
         return out
 
