@@ -39,14 +39,11 @@ def median_st(result) -> float:
 
 
 def longest_silence_s(result, frame_s: float = 0.01, floor_db: float = -50.0) -> float:
-    frame = int(frame_s * result.sample_rate)
-    x = result.audio[: len(result.audio) // frame * frame].reshape(-1, frame)
-    quiet = 20 * np.log10(np.sqrt(np.mean(x**2, axis=1)) + 1e-9) < floor_db
-    best = run = 0
-    for q in quiet:
-        run = run + 1 if q else 0
-        best = max(best, run)
-    return best * frame_s
+    from voicekit.audio import frame_levels_db
+
+    quiet = np.concatenate([[False], frame_levels_db(result.audio, result.sample_rate, frame_s) < floor_db, [False]])
+    edges = np.flatnonzero(np.diff(quiet.astype(int)))  # starts and ends of quiet runs, alternating
+    return float(np.max(edges[1::2] - edges[::2], initial=0)) * frame_s
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from importlib.metadata import version
 from typing import Any
 
@@ -59,6 +60,11 @@ class Recording:
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
 
+    @cached_property
+    def voiced(self) -> np.ndarray:
+        """Only its speech (webrtcvad), computed once: the checks and the clone fit both embed it."""
+        return voiced_audio(self.samples)
+
 
 @dataclass
 class Assessment:
@@ -102,7 +108,7 @@ class Enroller:
         embedding = None
         voiced = sum(q.voiced_s for q in qualities.values())
         if voiced >= 2.0 and consent_quality.voiced_s >= 1.0:  # the least resemblyzer can embed usefully
-            speech = np.concatenate([voiced_audio(r.samples) for r in references])
+            speech = np.concatenate([r.voiced for r in references])
             segments = self.encoder.embed_segments(speech)
             embedding = centroid(segments)
             pairs = [similarity(a, b) for i, a in enumerate(segments) for b in segments[i + 1:]]
@@ -110,7 +116,7 @@ class Enroller:
             result.require(consistency >= p.one_speaker,
                            f"the references do not sound like one speaker (lowest similarity between "
                            f"5 s segments {consistency:.2f}, needs {p.one_speaker:.2f})")
-            match = similarity(self.encoder.embed(voiced_audio(consent.samples)), embedding)
+            match = similarity(self.encoder.embed(consent.voiced), embedding)
             result.require(match >= p.same_speaker,
                            f"the consent reading is not by the speaker of the references "
                            f"(similarity {match:.2f}, needs {p.same_speaker:.2f})")

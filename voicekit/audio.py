@@ -54,6 +54,14 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     return soxr.resample(np.asarray(samples, np.float32), from_rate, to_rate, quality="HQ").astype(np.float32)
 
 
+def frame_levels_db(samples: np.ndarray, sample_rate: int, frame_s: float = 0.01) -> np.ndarray:
+    """RMS level in dBFS of each whole `frame_s` frame (a trailing partial frame is left out)."""
+    frame = max(1, int(frame_s * sample_rate))
+    count = len(samples) // frame
+    frames = np.asarray(samples[: count * frame], np.float64).reshape(count, frame)
+    return 20 * np.log10(np.sqrt(np.mean(frames**2, axis=1)) + 1e-9)
+
+
 def check_output_path(path: Path | str) -> Path:
     """Fail before any work if `path` cannot be written: its folder must exist and be writable."""
     path = Path(path)

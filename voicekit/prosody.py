@@ -13,6 +13,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from voicekit import audio
 from voicekit.cloning.conversion import VOICED_HZ, VoiceConversion
 from voicekit.cloning.engine import ClonedVoice, renderer_for
 from voicekit.engines.base import Engine
@@ -68,20 +69,18 @@ def apply_volume(samples: np.ndarray, volume_db: float) -> np.ndarray:
 
 
 EDGE_KEEP_S = 0.04
+FRAME_S = 0.01
 SILENCE_DB = -50.0
 
 
 def trim_edges(samples: np.ndarray, sample_rate: int, start: bool, end: bool) -> np.ndarray:
     """Cut leading (start) and trailing (end) silence below SILENCE_DB down to EDGE_KEEP_S."""
-    frame = max(1, int(0.01 * sample_rate))
-    count = len(samples) // frame
-    if count == 0 or not (start or end):
+    if not (start or end):
         return samples
-    level = 20 * np.log10(np.sqrt(np.mean(samples[: count * frame].reshape(count, frame) ** 2, axis=1)) + 1e-9)
-    loud = np.flatnonzero(level > SILENCE_DB)
+    loud = np.flatnonzero(audio.frame_levels_db(samples, sample_rate, FRAME_S) > SILENCE_DB)
     if len(loud) == 0:
         return samples
-    keep = int(EDGE_KEEP_S * sample_rate)
+    frame, keep = int(FRAME_S * sample_rate), int(EDGE_KEEP_S * sample_rate)
     first = max(0, loud[0] * frame - keep) if start else 0
     last = min(len(samples), (loud[-1] + 1) * frame + keep) if end else len(samples)
     return samples[first:last]

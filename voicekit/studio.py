@@ -30,7 +30,7 @@ from consent.keys import RegistryKeys
 from consent.ledger import Ledger
 from consent.profiles import VoiceProfile
 from consent.registry import Registry
-from consent.voiceprint import VOICEPRINT_RATE, voiced_audio
+from consent.voiceprint import VOICEPRINT_RATE
 from detection.audit import Finding, inspect_audio, inspect_file
 from detection.decoding import decode_bytes, read_audio_file
 from detection.gate import ReleaseGate
@@ -331,7 +331,7 @@ class Studio:
     def _fit_voice(self, enroller: Enroller, references: list[Recording]) -> dict[str, Any]:
         """Pick the base voice nearest the person, then fit the conversion that moves it towards them
         (checked on held-out references)."""
-        speech = np.concatenate([voiced_audio(r.samples) for r in references])
+        speech = np.concatenate([r.voiced for r in references])
         fitting, held_out = split_held_out(speech)
         person = enroller.encoder.embed(fitting)
         renderers = {name: renderer_for(self.engine(name)) for name in CONVERTIBLE_BASES}

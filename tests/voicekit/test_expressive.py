@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from consent.errors import UnknownVoice, VoiceRevoked
-from voicekit.audio import resample
+from voicekit.audio import frame_levels_db, resample
 from voicekit.cloning.fit import median_log_f0
 from voicekit.errors import BadInput, EmptyText
 from voicekit.text.ssml import SsmlError
@@ -20,14 +20,9 @@ def median_semitones(result) -> float:
 
 
 def longest_silence_s(result, frame_s=0.01, floor_db=-50.0) -> float:
-    frame = int(frame_s * result.sample_rate)
-    x = result.audio[: len(result.audio) // frame * frame].reshape(-1, frame)
-    quiet = 20 * np.log10(np.sqrt(np.mean(x**2, axis=1)) + 1e-9) < floor_db
-    best = run = 0
-    for q in quiet:
-        run = run + 1 if q else 0
-        best = max(best, run)
-    return best * frame_s
+    quiet = np.concatenate([[False], frame_levels_db(result.audio, result.sample_rate, frame_s) < floor_db, [False]])
+    edges = np.flatnonzero(np.diff(quiet.astype(int)))  # starts and ends of quiet runs, alternating
+    return float(np.max(edges[1::2] - edges[::2], initial=0)) * frame_s
 
 
 def test_a_one_second_break_is_about_one_second_of_silence(studio):

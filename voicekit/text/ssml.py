@@ -83,9 +83,9 @@ class Mark:
 PlanItem = Speech | Pause | Mark
 
 
-def plain_plan(text: str, voice: str | None = None, prosody: Prosody = Prosody()) -> list[PlanItem]:
-    """The plan of plain text: one piece of speech."""
-    return [Speech(text, voice, prosody)]
+def plain_plan(text: str) -> list[PlanItem]:
+    """The plan of plain text: one piece of speech in the request's voice."""
+    return [Speech(text, None, Prosody())]
 
 
 def parse(document: str) -> list[PlanItem]:
@@ -188,8 +188,7 @@ class _PlanBuilder(ContentHandler):
         if self._scopes and self._scopes[-1].collect:
             raise self._error(f"<{name}> cannot appear inside <{self._scopes[-1].element}>")
         outer = self._scopes[-1] if self._scopes else _Scope("", None, Prosody())
-        if name in ("p", "s", "break", "mark", "voice", "prosody", "emphasis", "sub", "say-as", "phoneme"):
-            self._flush()
+        self._flush()  # the text so far belongs to the enclosing element
         scope = replace(outer, element=name, collect=None, attrs=tuple(attributes.items()))
         if name == "break":
             self.items.append(Pause(self._break_seconds(attributes)))
@@ -218,7 +217,7 @@ class _PlanBuilder(ContentHandler):
         scope = self._scopes.pop()
         if scope.collect:
             self._close_collected(scope)
-        elif name in ("p", "s", "voice", "prosody", "emphasis", "speak"):
+        else:
             self._flush(scope)
 
     def characters(self, content: str) -> None:
