@@ -34,13 +34,14 @@ def ipa_to_misaki(ipa: str) -> str:
 def render(engine: Engine, sentence: str, prosody: Prosody = Prosody(), ipa: str | None = None) -> np.ndarray:
     """float32 samples at engine.sample_rate. ipa: the pronunciation of `sentence`, used by engines
     that take phonemes (heart); others speak the text."""
-    if prosody.neutral and ipa is None:
-        return engine.synthesize(sentence)
     if isinstance(engine, ClonedVoice):
         renderer, conversion = engine.renderer, engine.conversion
     else:
         renderer, conversion = renderer_for(engine), VoiceConversion()
-    if ipa is not None and hasattr(renderer.engine, "vocoder_frames"):
+    takes_phonemes = ipa is not None and hasattr(renderer.engine, "vocoder_frames")
+    if prosody.neutral and not takes_phonemes:
+        return engine.synthesize(sentence)
+    if takes_phonemes:
         prepared = renderer.engine.vocoder_frames(sentence, prosody.rate, phonemes=ipa_to_misaki(ipa))
     else:
         prepared = renderer.prepare(sentence, prosody.rate)

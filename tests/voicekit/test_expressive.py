@@ -110,3 +110,15 @@ def test_a_given_pronunciation_replaces_heart_s_own(studio):
     other = prosody.render(heart, "tomato", ipa="təˈmɑːtəʊ")
     assert len(as_given) == len(own)
     assert len(other) != len(own) or not np.allclose(other, own)
+
+
+def test_an_engine_without_phonemes_reads_a_phoneme_element_as_plain_text(studio, monkeypatch):
+    from voicekit import prosody
+    from voicekit.cloning.engine import WorldRenderer
+
+    def through_world(*args):
+        raise AssertionError("neutral prosody must not go through WORLD")
+
+    monkeypatch.setattr(WorldRenderer, "prepare", through_world)
+    samples = prosody.render(studio.engine("joe"), "tomato", ipa="təˈmɑːtəʊ")
+    assert samples.dtype == np.float32 and len(samples) > 0

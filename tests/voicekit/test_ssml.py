@@ -40,6 +40,8 @@ def test_sub_phoneme_and_say_as_replace_their_text_and_the_sentence_stays_whole(
     ("ordinal", "21st", None, "twenty-first"),
     ("digits", "2048", None, "two zero four eight"),
     ("characters", "IBM", None, "eye bee em"),
+    ("characters", "x²", None, "ex"),
+    ("digits", "2²", None, "two"),
     ("date", "2024-03-14", None, "March fourteenth twenty twenty-four"),
     ("date", "3/14", "md", "March fourteenth"),
     ("time", "7:30pm", None, "seven thirty p m"),

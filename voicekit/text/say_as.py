@@ -12,6 +12,7 @@ LETTERS = {
     "j": "jay", "k": "kay", "l": "el", "m": "em", "n": "en", "o": "oh", "p": "pee", "q": "cue", "r": "ar",
     "s": "ess", "t": "tee", "u": "you", "v": "vee", "w": "double you", "x": "ex", "y": "why", "z": "zee",
 }
+ASCII_DIGITS = "0123456789"  # str.isdigit() also accepts "²", which int() refuses
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December")
@@ -41,15 +42,14 @@ def ordinal(text: str) -> str:
 
 
 def digits(text: str) -> str:
-    found = [DIGITS[int(c)] for c in text if c.isdigit()]
+    found = [DIGITS[int(c)] for c in text if c in ASCII_DIGITS]
     if not found:
         raise ValueError(f"say-as digits expected digits, got {text!r}")
     return " ".join(found)
 
 
 def characters(text: str) -> str:
-    spoken = [LETTERS[c.lower()] if c.lower() in LETTERS else DIGITS[int(c)] for c in text if c.isalnum()
-              and (c.lower() in LETTERS or c.isdigit())]
+    spoken = [LETTERS[c] if c in LETTERS else DIGITS[int(c)] for c in text.lower() if c in LETTERS or c in ASCII_DIGITS]
     if not spoken:
         raise ValueError(f"say-as characters expected letters or digits, got {text!r}")
     return " ".join(spoken)
