@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from voicekit.styles import STYLES
+
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_CONSENT, EXIT_GATE, EXIT_LEDGER, EXIT_ENGINE = 0, 1, 2, 3, 4, 5, 6
 
 
@@ -35,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("--ssml", metavar="FILE|STRING", help="speak an SSML document (a file, or the markup itself)")
     say.add_argument("--rate", type=float, default=1.0, help="speed factor, 0.5..2 (default 1)")
     say.add_argument("--pitch", type=float, default=0.0, help="pitch change in semitones, -12..12 (default 0)")
+    say.add_argument("--style", help="speaking style: " + ", ".join(STYLES) + " (default neutral)")
+    say.add_argument("--lexicon", type=Path, metavar="FILE",
+                     help="pronunciations for this request: a PLS file (.pls/.xml) or word<TAB>IPA lines")
+    say.add_argument("--timings", type=Path, metavar="FILE", help="write word start/end times and marks as JSON")
     say.add_argument("-o", "--output", required=True, type=Path, help="output file: .wav, .flac, .ogg or .mp3")
     say.add_argument("--voice", default="heart", help="heart, joe, a registered model voice or profile:ID (default heart)")
     say.add_argument("--clone-with", metavar="MODEL_VOICE",
@@ -106,6 +112,16 @@ def build_parser() -> argparse.ArgumentParser:
     verify = ledger_commands.add_parser("verify", help="check every entry, signature and the head")
     verify.add_argument("--json", action="store_true")
 
+    lexicon = commands.add_parser("lexicon", help="stored pronunciation lexicons, applied to every request")
+    lexicon_commands = lexicon.add_subparsers(dest="lexicon_command", required=True, parser_class=_Parser)
+    lexicon_set = lexicon_commands.add_parser("set", help="store a lexicon (PLS or word<TAB>IPA), global or a voice's")
+    lexicon_set.add_argument("file", type=Path)
+    lexicon_set.add_argument("--voice", help="only for this voice (default: every voice)")
+    lexicon_set.add_argument("--json", action="store_true")
+    lexicon_clear = lexicon_commands.add_parser("clear", help="remove the stored lexicon, global or a voice's")
+    lexicon_clear.add_argument("--voice")
+    lexicon_clear.add_argument("--json", action="store_true")
+
     demo = commands.add_parser("demo", help="render, mark, gate and detect a sentence in each house voice")
     demo.add_argument("--out", type=Path, default=Path("demo-out"), help="folder for the demo files")
     demo.add_argument("--json", action="store_true")
@@ -139,12 +155,24 @@ def _run(args: argparse.Namespace) -> int:
         text = _say_text(args)
         from voicekit import audio
 
+        from voicekit.text.lexicon import Lexicon
+
         fmt = audio.format_for(args.output)
         audio.check_output_path(args.output)
+        if args.timings is not None:
+            audio.check_output_path(args.timings)
+        lexicon = Lexicon.load(args.lexicon) if args.lexicon is not None else None
         studio = _studio(args)
         result = studio.speak(text, voice=args.voice, sample_rate=args.sample_rate, format=fmt,
-                              clone_with=args.clone_with, ssml=args.ssml is not None, rate=args.rate, pitch=args.pitch)
+                              clone_with=args.clone_with, ssml=args.ssml is not None, rate=args.rate, pitch=args.pitch,
+                              style=args.style, lexicon=lexicon, word_timings=args.timings is not None)
         result.save(args.output)
+        if args.timings is not None:
+            from consent.atomic import atomic_write
+
+            atomic_write(args.timings, json.dumps({
+                "audio": args.output.name, "mark_id": f"{result.mark_id:08x}",
+                "words": [w.as_dict() for w in result.words], "marks": result.marks}, indent=1).encode("utf-8"))
         summary = {
             "output": str(args.output), "voice": args.voice, "mark_id": f"{result.mark_id:08x}",
             "duration_s": round(len(result.audio) / result.sample_rate, 3), "sample_rate": result.sample_rate,
@@ -154,6 +182,16 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     studio = _studio(args)
+    if args.command == "lexicon":
+        from voicekit.text.lexicon import Lexicon
+
+        stored = Lexicon.load(args.file) if args.lexicon_command == "set" else None
+        studio.set_lexicon(stored, voice=args.voice)
+        out = {"voice": args.voice, "entries": len(stored) if stored else 0}
+        where = f"voice {args.voice}" if args.voice else "every voice"
+        _print(out, args.json,
+               f"lexicon for {where}: {out['entries']} entries" if stored else f"lexicon for {where} removed")
+        return EXIT_OK
     if args.command == "voices" and args.voices_command == "add":
         profile = studio.add_model_voice(args.name, args.coqui, args.licence, args.speaker, args.language)
         model = profile.details["coqui"]

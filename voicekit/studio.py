@@ -2,7 +2,10 @@
 
     text -> consent check -> engine -> watermark -> encode -> release gate -> ledger/provenance -> audio out
 
-Every public way to get audio (Python, CLI, HTTP) calls `Studio.speak`. Enrollment is composed here
+Streaming runs the same path a sentence at a time: each chunk is watermarked and gated before it
+is handed out.
+
+Every public way to get audio (Python, CLI, HTTP) calls `Studio.speak` or `Studio.stream`. Enrollment is composed here
 too, because it needs both sides: the detector says whether a recording is our own output, and the
 consent package decides with that verdict in hand.
 
@@ -16,8 +19,9 @@ import re
 import secrets
 import time
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -33,7 +37,8 @@ from consent.registry import Registry
 from consent.voiceprint import VOICEPRINT_RATE
 from detection.audit import Finding, inspect_audio, inspect_file
 from detection.decoding import decode_bytes, read_audio_file
-from detection.gate import ReleaseGate
+from detection.errors import GateRefused
+from detection.gate import GateVerdict, ReleaseGate
 from detection.watermark import KeyedWatermark, Watermarker, WatermarkKey
 from voicekit import audio, engines, prosody
 from voicekit.cloning.engine import CONVERTIBLE_BASES, ClonedVoice, choose_base, renderer_for
@@ -42,12 +47,17 @@ from voicekit.engines.base import Engine
 from voicekit.engines.coqui import CoquiEngine, CoquiModelFiles
 from voicekit.errors import BadInput, EmptyText, EngineUnavailable, UnsupportedFormat
 from voicekit.home import default_home, default_passphrase
+from voicekit.styles import Style, style
 from voicekit.text.chunking import sentences
+from voicekit.text.lexicon import Lexicon
 from voicekit.text.ssml import MAX_PITCH_ST, MAX_RATE, MIN_RATE, Mark, Pause, Speech, plain_plan
 from voicekit.text.ssml import parse as ssml_plan
+from voicekit.timing import PUNCTUATION, ForcedAligner, WordTiming, fitted_to_audio
 
 DEFAULT_RATE = 24000
 MAX_TEXT_CHARS = 1_000_000
+MARK_ATTEMPTS = 3
+FIRST_CHUNK_S = 1.0  # a stream's first chunk ends at the first word gap after this
 VOICE_NAME = re.compile(r"[a-z][a-z0-9_-]{1,39}")
 
 
@@ -64,6 +74,7 @@ class SpeechResult:
     provenance: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
     marks: dict[str, float] = field(default_factory=dict)  # SSML <mark> name -> seconds into the audio
+    words: list[WordTiming] = field(default_factory=list)  # with word_timings=True
 
     def save(self, path: Path | str) -> Path:
         """Write the released bytes atomically; the extension must match the rendered format."""
@@ -74,6 +85,102 @@ class SpeechResult:
             )
         audio.write_file(path, self.encoded)
         return Path(path)
+
+
+@dataclass(frozen=True)
+class StreamChunk:
+    """One released piece of a stream: `pcm` (16-bit little-endian mono at `sample_rate`) is what
+    the gate passed; `audio` is the same samples as float32. Words and marks are in seconds from
+    the start of the stream."""
+
+    index: int
+    pcm: bytes
+    audio: np.ndarray
+    sample_rate: int
+    start_s: float
+    mark_id: int
+    gate: dict[str, Any]
+    words: list[WordTiming]
+    marks: dict[str, float]
+
+
+@dataclass(frozen=True)
+class _Request:
+    """A checked speech request: what to say (the plan), and every voice in it verified, with its engine."""
+
+    text: str
+    voice: str
+    plan: list
+    profiles: dict[str, VoiceProfile]
+    voices: dict[str, Engine]
+    lexicons: dict[str, Lexicon]
+    style: Style
+    sample_rate: int
+    clone_with: str | None
+
+    def provenance(self, mark_id: int, watermark: str, key_id: str) -> dict[str, Any]:
+        """The ledger body's fields that describe the request (the caller adds the audio's)."""
+        engine = self.voices[self.voice]
+        return {
+            "mark_id": mark_id,
+            "voice": self.voice,
+            "clone_with": self.clone_with,
+            "voice_record_sha256": hashlib.sha256(self.profiles[self.voice].canonical()).hexdigest(),
+            "other_voices": {v: hashlib.sha256(p.canonical()).hexdigest()
+                             for v, p in self.profiles.items() if v != self.voice},
+            "engine": engine.name,
+            "model": engine.model_version,
+            "style": self.style.name,
+            "lexicon_sha256": {v: lex.sha256 for v, lex in self.lexicons.items() if len(lex)},
+            "text_sha256": hashlib.sha256(self.text.encode("utf-8")).hexdigest(),
+            "sample_rate": self.sample_rate,
+            "watermark": watermark,
+            "watermark_key": key_id,
+        }
+
+
+class SpeechStream:
+    """Iterate for StreamChunks. `mark_id` is known at once; `provenance` (the output entry) once
+    the first chunk is out; `closing` (the entry that ends the stream) after the last."""
+
+    def __init__(self, studio: "Studio", request: _Request, word_timings: bool) -> None:
+        self._studio = studio
+        self._request = request
+        self._word_timings = word_timings
+        self.mark_id = studio._fresh_mark_id()
+        self.provenance: dict[str, Any] | None = None
+        self.closing: dict[str, Any] | None = None
+
+    def __iter__(self) -> Iterator[StreamChunk]:
+        studio, request, rate = self._studio, self._request, self._request.sample_rate
+        digest, released, index, complete = hashlib.sha256(), 0, 0, False
+        try:
+            for segment in _first_split(studio._segments(request, self._word_timings), rate):
+                marked = studio.watermarker.embed(segment.samples, rate, self.mark_id)
+                encoded = audio.encode(marked, rate, "wav")
+                verdict = studio.gate.check(encoded, self.mark_id)
+                if self.provenance is None:
+                    self.provenance = studio.ledger.append("output", request.provenance(
+                        self.mark_id, studio.watermarker.name, studio.keys.current_key_id) | {
+                        "format": "pcm_s16le", "stream": True, "gate": verdict.as_dict()}, now=studio.clock()).as_dict()
+                checked, _ = decode_bytes(encoded)
+                pcm = (np.clip(checked, -1, 1) * 32767).round().astype("<i2").tobytes()
+                words, marks = _placed([segment], rate)
+                start = released / rate
+                chunk = StreamChunk(index, pcm, checked, rate, round(start, 3), self.mark_id, verdict.as_dict(),
+                                    [w.shifted(start) for w in words],
+                                    {name: round(start + at, 3) for name, at in marks.items()})
+                digest.update(pcm)
+                released += len(checked)
+                index += 1
+                yield chunk
+            complete = True
+        finally:
+            if self.provenance is not None:
+                self.closing = studio.ledger.append("stream-end", {
+                    "mark_id": self.mark_id, "chunks": index, "complete": complete,
+                    "audio_sha256": digest.hexdigest(), "duration_s": round(released / rate, 3),
+                }, now=studio.clock()).as_dict()
 
 
 class Studio:
@@ -118,22 +225,111 @@ class Studio:
         return self._engines[name]
 
     def speak(self, text: str, voice: str = "heart", sample_rate: int = DEFAULT_RATE, format: str = "wav",
-              clone_with: str | None = None, ssml: bool = False, rate: float = 1.0, pitch: float = 0.0
+              clone_with: str | None = None, ssml: bool = False, rate: float = 1.0, pitch: float = 0.0,
+              style: str | None = None, lexicon: Lexicon | None = None, word_timings: bool = False
               ) -> SpeechResult:
         """Render `text` in `voice` through every safeguard; raises BadInput (SsmlError for bad
         markup), a ConsentError or GateRefused.
 
         ssml: `text` is an SSML document; every voice it names is consent-checked like `voice`.
         rate (speed factor, 0.5..2) and pitch (semitones, -12..12) apply on top of any SSML prosody.
+        style: a speaking style (voicekit.styles.STYLES). lexicon: pronunciations for this request,
+        over the stored global and per-voice lexicons. word_timings: fill `result.words`.
         clone_with: for an enrolled profile, a registered coqui model voice that clones from audio
         (XTTS-v2, YourTTS) to speak it with, conditioned on the profile's sealed references, instead
         of the profile's fitted conversion. Both records are checked."""
-        _check_request(text, sample_rate, format)
-        _check_prosody(rate, pitch)
-        timings: dict[str, float] = {}
+        audio.check_format(format)
         t = time.perf_counter()
+        request = self._request(text, voice, sample_rate, clone_with, ssml, rate, pitch, style, lexicon)
+        timings = {"consent": time.perf_counter() - t}
+        t = time.perf_counter()
+
+        segments = list(self._segments(request, word_timings))
+        samples = np.concatenate([s.samples for s in segments])
+        words, marks = _placed(segments, sample_rate)
+        timings["synthesis"], t = time.perf_counter() - t, time.perf_counter()
+
+        mark_id, marked, encoded, verdict = self._marked_and_checked(samples, sample_rate, format, timings)
+        t = time.perf_counter()
+
+        entry = self.ledger.append("output", request.provenance(mark_id, self.watermarker.name,
+                                                                self.keys.current_key_id) | {
+            "audio_sha256": hashlib.sha256(encoded).hexdigest(),
+            "format": format,
+            "duration_s": round(len(marked) / sample_rate, 3),
+            "gate": verdict.as_dict(),
+        }, now=self.clock())
+        timings["signing"] = time.perf_counter() - t
+        released, released_rate = decode_bytes(encoded)
+        return SpeechResult(released, released_rate, format, encoded, mark_id, entry.as_dict(), timings, marks,
+                            words)
+
+    def _marked_and_checked(self, samples: np.ndarray, sample_rate: int, fmt: str, timings: dict[str, float]
+                            ) -> tuple[int, np.ndarray, bytes, GateVerdict]:
+        """Watermark with a fresh mark and pass the gate. A clip with very little sound (a word or
+        two) can fail to carry one payload (about 1 in 60 for "Hi.") while another decodes, so a
+        refusal is tried again with new marks, MARK_ATTEMPTS in all; the last refusal is raised."""
+        for attempt in range(MARK_ATTEMPTS):
+            t = time.perf_counter()
+            mark_id = self._fresh_mark_id()
+            marked = self.watermarker.embed(samples, sample_rate, mark_id)
+            encoded = audio.encode(marked, sample_rate, fmt)
+            timings["watermark"] = timings.get("watermark", 0.0) + time.perf_counter() - t
+            t = time.perf_counter()
+            try:
+                return mark_id, marked, encoded, self.gate.check(encoded, mark_id)
+            except GateRefused:
+                if attempt + 1 == MARK_ATTEMPTS:
+                    raise
+            finally:
+                timings["gate"] = timings.get("gate", 0.0) + time.perf_counter() - t
+
+    def stream(self, text: str, voice: str = "heart", sample_rate: int = DEFAULT_RATE,
+               clone_with: str | None = None, ssml: bool = False, rate: float = 1.0, pitch: float = 0.0,
+               style: str | None = None, lexicon: Lexicon | None = None, word_timings: bool = False
+               ) -> "SpeechStream":
+        """Like speak, but the audio comes a sentence at a time, each chunk watermarked with the
+        stream's mark and passed by the gate before it is handed out (16-bit PCM). The request is
+        checked (markup, consent) here, before anything renders; the ledger gets the output entry
+        before the first chunk leaves and a closing entry (all released audio's SHA-256, whether
+        the stream was read to the end) when it ends or is closed."""
+        request = self._request(text, voice, sample_rate, clone_with, ssml, rate, pitch, style, lexicon)
+        return SpeechStream(self, request, word_timings)
+
+    def lexicon_for(self, voice: str) -> Lexicon:
+        """The stored global lexicon with the voice's own over it."""
+        return self._stored_lexicon(None).merged(self._stored_lexicon(voice))
+
+    def set_lexicon(self, lexicon: Lexicon | None, voice: str | None = None) -> None:
+        """Store (None: remove) the global lexicon or one voice's; applied to every later request."""
+        if voice is not None:
+            self.registry.check_at(voice, now=self.clock())
+        path = self._lexicon_path(voice)
+        if lexicon is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, lexicon.to_json().encode("utf-8"))
+        self.ledger.append("lexicon", {"voice": voice, "lexicon_sha256": None if lexicon is None else lexicon.sha256,
+                                       "entries": 0 if lexicon is None else len(lexicon)}, now=self.clock())
+
+    def _stored_lexicon(self, voice: str | None) -> Lexicon:
+        path = self._lexicon_path(voice)
+        return Lexicon.from_json(path.read_text(encoding="utf-8")) if path.exists() else Lexicon()
+
+    def _lexicon_path(self, voice: str | None) -> Path:
+        return self.home / "lexicons" / ("global.json" if voice is None else f"voice-{voice.replace(':', '-')}.json")
+
+    def _request(self, text: str, voice: str, sample_rate: int, clone_with: str | None, ssml: bool, rate: float,
+                 pitch: float, style_name: str | None, lexicon: Lexicon | None) -> "_Request":
+        """The checked request: its plan, and every voice it uses consent-checked with its engine."""
+        _check_request(text, sample_rate)
+        _check_prosody(rate, pitch)
+        chosen = style(style_name)
         plan = ssml_plan(text) if ssml else plain_plan(text)
-        plan = [replace(i, prosody=i.prosody.combined(rate, pitch)) if isinstance(i, Speech) else i for i in plan]
+        plan = [replace(i, prosody=i.prosody.combined(rate * chosen.rate, pitch + chosen.pitch_st,
+                                                      volume_db=chosen.energy_db))
+                if isinstance(i, Speech) else i for i in plan]
         if not any(isinstance(i, Speech) for i in plan):
             raise EmptyText("the SSML has nothing to say; give at least one word outside the markup")
         now = self.clock()
@@ -141,40 +337,50 @@ class Studio:
                     for v in dict.fromkeys([voice, *(i.voice for i in plan if isinstance(i, Speech) and i.voice)])}
         voices = {v: self._engine_for(p) if clone_with is None or v != voice else self._coqui_clone(p, clone_with, now)
                   for v, p in profiles.items()}
-        profile, engine = profiles[voice], voices[voice]
-        timings["consent"], t = time.perf_counter() - t, time.perf_counter()
+        lexicons = {v: self.lexicon_for(v).merged(lexicon) for v in profiles}
+        return _Request(text, voice, plan, profiles, voices, lexicons, chosen, sample_rate, clone_with)
 
-        samples, marks = _render_plan(plan, voice, voices, sample_rate)
-        timings["synthesis"], t = time.perf_counter() - t, time.perf_counter()
+    def _segments(self, request: "_Request", word_timings: bool) -> Iterator["_Segment"]:
+        """The plan's audio a sentence at a time. Pauses and marks ride on the sentence before
+        them (those before the first sentence, on the first), so no segment is silence alone.
+        Speech beside a break loses the engine's own edge silence there, so 1 s sounds as 1 s."""
+        plan, rate = request.plan, request.sample_rate
+        current = _Segment()
+        for i, item in enumerate(plan):
+            if isinstance(item, Mark):
+                current.marks[item.name] = len(current.samples)
+            elif isinstance(item, Pause):
+                current.samples = np.concatenate([current.samples, np.zeros(round(item.seconds * rate), np.float32)])
+            else:
+                engine = request.voices[item.voice or request.voice]
+                lexicon = request.lexicons[item.voice or request.voice]
+                texts = [item.text] if item.ipa is not None else sentences(item.text)
+                for k, sentence in enumerate(texts):
+                    spoken = sentence if item.ipa is not None else lexicon.apply(
+                        sentence, getattr(engine, "inline_phonemes", None))
+                    rendered = prosody.render(engine, spoken, item.prosody, item.ipa, request.style)
+                    samples = audio.resample(rendered.samples, engine.sample_rate, rate)
+                    samples, cut = prosody.trim_edges(samples, rate, start=k == 0 and _next_to_pause(plan, i, -1),
+                                                      end=k == len(texts) - 1 and _next_to_pause(plan, i, 1))
+                    found = rendered.words
+                    if found is None and word_timings:
+                        found = self._aligner.align(rendered.samples, engine.sample_rate, spoken)
+                    if found is not None:
+                        found = fitted_to_audio(found, rendered.samples, engine.sample_rate)
+                    if current.spoken:
+                        yield current
+                        current = _Segment()
+                    shift = (len(current.samples) - cut) / rate
+                    current.samples = np.concatenate([current.samples, samples])
+                    current.gaps = [round((a.end + b.start) / 2 * rate + shift * rate)
+                                    for a, b in zip(found or [], (found or [])[1:])]
+                    current.words = [w.shifted(shift) for w in _named(found, sentence)] if word_timings else []
+                    current.spoken = True
+        yield current
 
-        mark_id = self._fresh_mark_id()
-        marked = self.watermarker.embed(samples, sample_rate, mark_id)
-        encoded = audio.encode(marked, sample_rate, format)
-        timings["watermark"], t = time.perf_counter() - t, time.perf_counter()
-
-        verdict = self.gate.check(encoded, mark_id)
-        timings["gate"], t = time.perf_counter() - t, time.perf_counter()
-
-        entry = self.ledger.append("output", {
-            "mark_id": mark_id,
-            "voice": voice,
-            "clone_with": clone_with,
-            "voice_record_sha256": hashlib.sha256(profile.canonical()).hexdigest(),
-            "other_voices": {v: hashlib.sha256(p.canonical()).hexdigest() for v, p in profiles.items() if v != voice},
-            "engine": engine.name,
-            "model": engine.model_version,
-            "text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
-            "audio_sha256": hashlib.sha256(encoded).hexdigest(),
-            "format": format,
-            "sample_rate": sample_rate,
-            "duration_s": round(len(marked) / sample_rate, 3),
-            "watermark": self.watermarker.name,
-            "watermark_key": self.keys.current_key_id,
-            "gate": verdict.as_dict(),
-        }, now=self.clock())
-        timings["signing"] = time.perf_counter() - t
-        released, released_rate = decode_bytes(encoded)
-        return SpeechResult(released, released_rate, format, encoded, mark_id, entry.as_dict(), timings, marks)
+    @cached_property
+    def _aligner(self) -> ForcedAligner:
+        return ForcedAligner()
 
     def detect(self, path: Path | str) -> Finding:
         """Is this file ours? Raises UnreadableAudio for a missing, empty or non-audio file."""
@@ -367,25 +573,57 @@ def _check_enrollment_request(references: list, scopes: tuple[str, ...], expires
         raise BadInput("the expiry date is in the past")
 
 
-def _render_plan(plan: list, voice: str, engines_by_voice: dict[str, Engine], sample_rate: int
-                 ) -> tuple[np.ndarray, dict[str, float]]:
-    """The plan's audio at sample_rate, and where each mark fell (seconds). Speech beside a break
-    loses the engine's own edge silence there, so a break of 1 s sounds as 1 s."""
-    pieces: list[np.ndarray] = []
+@dataclass
+class _Segment:
+    """A sentence's audio at the request's rate, with the pauses that follow it; word and mark
+    positions within it (words in seconds, marks in samples)."""
+
+    samples: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    words: list[WordTiming] = field(default_factory=list)
+    marks: dict[str, int] = field(default_factory=dict)
+    spoken: bool = False
+    gaps: list[int] = field(default_factory=list)  # samples between words, where the audio may be cut
+
+    def split(self, at_s: float, sample_rate: int) -> list["_Segment"]:
+        """Cut at the first gap between words after `at_s` seconds (none: kept whole)."""
+        cut = next((g for g in self.gaps if g >= at_s * sample_rate), None)
+        if cut is None or cut >= len(self.samples):
+            return [self]
+        head_s = cut / sample_rate
+        return [
+            _Segment(self.samples[:cut], [w for w in self.words if w.start < head_s],
+                     {n: a for n, a in self.marks.items() if a < cut}, True),
+            _Segment(self.samples[cut:], [w.shifted(-head_s) for w in self.words if w.start >= head_s],
+                     {n: a - cut for n, a in self.marks.items() if a >= cut}, True),
+        ]
+
+
+def _first_split(segments: Iterator[_Segment], sample_rate: int) -> Iterator[_Segment]:
+    """The segments, the first cut after FIRST_CHUNK_S so that playback starts sooner (watermarking
+    and checking a shorter piece)."""
+    for i, segment in enumerate(segments):
+        yield from segment.split(FIRST_CHUNK_S, sample_rate) if i == 0 else [segment]
+
+
+def _placed(segments: list[_Segment], sample_rate: int) -> tuple[list[WordTiming], dict[str, float]]:
+    """Words and marks of consecutive segments, in seconds from the start of the first."""
+    words: list[WordTiming] = []
     marks: dict[str, float] = {}
-    for i, item in enumerate(plan):
-        if isinstance(item, Mark):
-            marks[item.name] = round(sum(len(p) for p in pieces) / sample_rate, 3)
-        elif isinstance(item, Pause):
-            pieces.append(np.zeros(round(item.seconds * sample_rate), np.float32))
-        else:
-            engine = engines_by_voice[item.voice or voice]
-            texts = [item.text] if item.ipa is not None else sentences(item.text)
-            rendered = np.concatenate([audio.resample(prosody.render(engine, s, item.prosody, item.ipa),
-                                                      engine.sample_rate, sample_rate) for s in texts])
-            pieces.append(prosody.trim_edges(rendered, sample_rate, start=_next_to_pause(plan, i, -1),
-                                             end=_next_to_pause(plan, i, 1)))
-    return (np.concatenate(pieces) if pieces else np.zeros(0, np.float32)), marks
+    offset = 0
+    for segment in segments:
+        words.extend(w.shifted(offset / sample_rate) for w in segment.words)
+        marks.update({name: round((offset + at) / sample_rate, 3) for name, at in segment.marks.items()})
+        offset += len(segment.samples)
+    return words, marks
+
+
+def _named(words: list[WordTiming], sentence: str) -> list[WordTiming]:
+    """Timings named by the sentence's own words when they are as many (a lexicon's inline
+    pronunciation becomes its word again); the engine's spoken words otherwise (an alias)."""
+    runs = [r for r in (run.strip(PUNCTUATION) for run in sentence.split()) if any(c.isalnum() for c in r)]
+    if len(runs) != len(words):
+        return words
+    return [WordTiming(run, w.start, w.end) for run, w in zip(runs, words)]
 
 
 def _next_to_pause(plan: list, i: int, step: int) -> bool:
@@ -402,11 +640,10 @@ def _check_prosody(rate: float, pitch: float) -> None:
         raise BadInput(f"pitch {pitch:+g} semitones is beyond +/-{MAX_PITCH_ST:g}")
 
 
-def _check_request(text: str, sample_rate: int, fmt: str) -> None:
+def _check_request(text: str, sample_rate: int) -> None:
     if not isinstance(text, str) or not text.strip():
         raise EmptyText("the text is empty; give at least one word to speak")
     if len(text) > MAX_TEXT_CHARS:
         raise BadInput(f"the text has {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
     if not audio.MIN_RATE <= sample_rate <= audio.MAX_RATE:
         raise BadInput(f"sample rate {sample_rate} Hz is outside {audio.MIN_RATE}..{audio.MAX_RATE} Hz")
-    audio.check_format(fmt)

@@ -105,9 +105,9 @@ def test_a_given_pronunciation_replaces_heart_s_own(studio):
     from voicekit import prosody
 
     heart = studio.engine("heart")
-    own = prosody.render(heart, "tomato")
-    as_given = prosody.render(heart, "tomato", ipa="təmˈeɪɾoʊ")  # heart's own reading, written in IPA
-    other = prosody.render(heart, "tomato", ipa="təˈmɑːtəʊ")
+    own = prosody.render(heart, "tomato").samples
+    as_given = prosody.render(heart, "tomato", ipa="təmˈeɪɾoʊ").samples  # heart's own reading, written in IPA
+    other = prosody.render(heart, "tomato", ipa="təˈmɑːtəʊ").samples
     assert len(as_given) == len(own)
     assert len(other) != len(own) or not np.allclose(other, own)
 
@@ -119,6 +119,6 @@ def test_an_engine_without_phonemes_reads_a_phoneme_element_as_plain_text(studio
     def through_world(*args):
         raise AssertionError("neutral prosody must not go through WORLD")
 
-    monkeypatch.setattr(WorldRenderer, "prepare", through_world)
-    samples = prosody.render(studio.engine("joe"), "tomato", ipa="təˈmɑːtəʊ")
+    monkeypatch.setattr(WorldRenderer, "prepare_timed", through_world)
+    samples = prosody.render(studio.engine("joe"), "tomato", ipa="təˈmɑːtəʊ").samples
     assert samples.dtype == np.float32 and len(samples) > 0

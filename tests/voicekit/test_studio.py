@@ -97,6 +97,28 @@ def test_a_gate_that_fails_stops_the_audio_and_the_ledger_stays_clean(tmp_path):
     assert not any(tmp_path.glob("*.wav"))
 
 
+class _BlindOnce(_BlindDetector):
+    """Blind to the first mark it is asked about, sighted after: as when a clip of a word or two
+    happens not to carry one payload."""
+
+    def __init__(self, real):
+        super().__init__(real)
+        self.asked: list[int] = []
+
+    def verify(self, samples, rate, mark_id):
+        self.asked.append(mark_id)
+        return super().verify(samples, rate, mark_id) if len(self.asked) == 1 else self.real.verify(samples, rate, mark_id)
+
+
+def test_a_refused_mark_is_replaced_by_a_fresh_one_and_only_the_passed_one_is_recorded(tmp_path):
+    plain = Studio(home=tmp_path)
+    detector = _BlindOnce(plain.watermarker)
+    studio = Studio(home=tmp_path, gate=ReleaseGate(detector))
+    result = studio.speak("Hi.")
+    assert len(detector.asked) == 2 and result.mark_id == detector.asked[1] != detector.asked[0]
+    assert studio.ledger.mark_ids() == {result.mark_id}
+
+
 def test_voicekit_home_is_honoured(tmp_path, monkeypatch):
     monkeypatch.setenv("VOICEKIT_HOME", str(tmp_path / "vk"))
     studio = Studio()

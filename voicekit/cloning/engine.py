@@ -15,6 +15,7 @@ import numpy as np
 from voicekit.cloning.conversion import VOICED_HZ, VoiceConversion, convert_vocoder_frames, convert_world
 from voicekit.engines.base import Engine
 from voicekit.errors import EngineUnavailable
+from voicekit.timing import WordTiming
 
 CONVERTIBLE_BASES = ("heart", "joe")
 WORLD_FRAME_MS = 5.0
@@ -24,6 +25,9 @@ WORLD_FRAME_MS = 5.0
 # nearer by 0.154, cloned through joe to 0.725 SECS and WER 0.30, through heart to 0.750 and 0.15),
 # so a WORLD base must be this much nearer.
 WORLD_MARGIN = 0.20
+# Noise level of a whispered frame below its harmonic envelope (nepers): one harmonic's energy is
+# spread over the ~10 bins (200 Hz) between harmonics of a typical voice, 1/sqrt(10) in amplitude.
+WHISPER_NOISE_NEPERS = 1.15
 
 
 def choose_base(nearness: dict[str, float], renderers: dict[str, "Renderer"]) -> str:
@@ -37,7 +41,9 @@ class Renderer(Protocol):
     engine: Engine
 
     def prepare(self, sentence: str, speed: float = 1.0) -> Any: ...
+    def prepare_timed(self, sentence: str, speed: float = 1.0) -> tuple[Any, list[WordTiming] | None]: ...
     def voiced_f0(self, prepared: Any) -> np.ndarray: ...
+    def unvoiced(self, prepared: Any) -> Any: ...
     def render(self, prepared: Any, conversion: VoiceConversion) -> np.ndarray: ...
 
 
@@ -50,8 +56,21 @@ class VocoderRenderer:
     def prepare(self, sentence: str, speed: float = 1.0) -> list[tuple[np.ndarray, ...]]:
         return self.engine.vocoder_frames(sentence, speed)
 
+    def prepare_timed(self, sentence: str, speed: float = 1.0, phonemes: str | None = None
+                      ) -> tuple[list[tuple[np.ndarray, ...]], list[WordTiming]]:
+        return self.engine.timed_frames(sentence, speed, phonemes)
+
     def voiced_f0(self, prepared: list[tuple[np.ndarray, ...]]) -> np.ndarray:
         return np.concatenate([f[5][f[5] > VOICED_HZ] for f in prepared] or [np.zeros(0)])
+
+    def unvoiced(self, prepared: list[tuple[np.ndarray, ...]]) -> list[tuple[np.ndarray, ...]]:
+        """Whispered: no pulses; the noise branch takes the harmonic envelope's level, less the
+        spread of a harmonic's energy over the bins between harmonics."""
+        out = []
+        for lh, th, ln, lr, phi, f0 in prepared:
+            ln = np.logaddexp(ln, lh - np.float32(WHISPER_NOISE_NEPERS)).astype(np.float32)
+            out.append((lh, th, ln, lr, phi, np.zeros_like(f0)))
+        return out
 
     def render(self, prepared: list[tuple[np.ndarray, ...]], conversion: VoiceConversion) -> np.ndarray:
         return self.engine.render([convert_vocoder_frames(f, conversion) for f in prepared])
@@ -65,21 +84,36 @@ class WorldRenderer:
         self.engine = engine
 
     def prepare(self, sentence: str, speed: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """speed != 1 re-times WORLD's frames (pitch and timbre kept), for engines without a pace control."""
+        return self.prepare_timed(sentence, speed)[0]
+
+    def prepare_timed(self, sentence: str, speed: float = 1.0
+                      ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], list[WordTiming] | None]:
+        """speed != 1 re-times WORLD's frames (pitch and timbre kept), for engines without a pace
+        control; word timings (when the engine gives them) are re-timed with them."""
         import pyworld
 
-        x = self.engine.synthesize(sentence).astype(np.float64)
+        if hasattr(self.engine, "synthesize_timed"):
+            x, words = self.engine.synthesize_timed(sentence)
+        else:
+            x, words = self.engine.synthesize(sentence), None
+        x = x.astype(np.float64)
         fs = self.engine.sample_rate
         f0, times = pyworld.dio(x, fs, frame_period=WORLD_FRAME_MS)
         f0 = pyworld.stonemask(x, f0, times, fs)
         frames = f0, pyworld.cheaptrick(x, f0, times, fs), pyworld.d4c(x, f0, times, fs)
         if speed == 1.0:
-            return frames
+            return frames, words
         picks = np.round(np.arange(0, len(f0) - 0.5, speed)).astype(int).clip(0, len(f0) - 1)
-        return tuple(np.ascontiguousarray(a[picks]) for a in frames)
+        retimed = tuple(np.ascontiguousarray(a[picks]) for a in frames)
+        return retimed, None if words is None else [w.scaled(1 / speed) for w in words]
 
     def voiced_f0(self, prepared: tuple[np.ndarray, ...]) -> np.ndarray:
         return prepared[0][prepared[0] > VOICED_HZ]
+
+    def unvoiced(self, prepared: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+        """Whispered: WORLD makes every frame without f0 from noise shaped by the envelope."""
+        f0, sp, ap = prepared
+        return np.zeros_like(f0), sp, ap
 
     def render(self, prepared: tuple[np.ndarray, ...], conversion: VoiceConversion) -> np.ndarray:
         import pyworld
@@ -112,6 +146,10 @@ class ClonedVoice:
     @property
     def sample_rate(self) -> int:
         return self.renderer.engine.sample_rate
+
+    @property
+    def inline_phonemes(self) -> str | None:
+        return getattr(self.renderer.engine, "inline_phonemes", None)
 
     @property
     def model_version(self) -> str:

