@@ -24,6 +24,8 @@ from voicekit.text.ssml import Prosody
 from voicekit.timing import WordTiming
 
 PEAK = 0.98
+
+
 @dataclass(frozen=True)
 class Rendered:
     """samples at the engine's rate; words: when each word is heard in them, or None when the
