@@ -52,7 +52,7 @@ from voicekit.text.chunking import sentences
 from voicekit.text.lexicon import Lexicon
 from voicekit.text.ssml import MAX_PITCH_ST, MAX_RATE, MIN_RATE, Mark, Pause, Speech, plain_plan
 from voicekit.text.ssml import parse as ssml_plan
-from voicekit.timing import PUNCTUATION, ForcedAligner, WordTiming, fitted_to_audio
+from voicekit.timing import ForcedAligner, WordTiming, fitted_to_audio, text_words
 
 DEFAULT_RATE = 24000
 MAX_TEXT_CHARS = 1_000_000
@@ -620,7 +620,7 @@ def _placed(segments: list[_Segment], sample_rate: int) -> tuple[list[WordTiming
 def _named(words: list[WordTiming], sentence: str) -> list[WordTiming]:
     """Timings named by the sentence's own words when they are as many (a lexicon's inline
     pronunciation becomes its word again); the engine's spoken words otherwise (an alias)."""
-    runs = [r for r in (run.strip(PUNCTUATION) for run in sentence.split()) if any(c.isalnum() for c in r)]
+    runs = text_words(sentence)
     if len(runs) != len(words):
         return words
     return [WordTiming(run, w.start, w.end) for run, w in zip(runs, words)]

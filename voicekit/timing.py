@@ -27,6 +27,16 @@ PUNCTUATION = ".,;:!?\"'()[]{}\u2014\u2026\u201c\u201d\u2018\u2019"
 _SILENCES = frozenset({"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]"})
 
 
+_RUN = re.compile(r"\[\[.*?\]\]|\S+")
+
+
+def text_words(text: str) -> list[str]:
+    """The words timings are named by: whitespace-separated runs holding a letter or digit, less
+    surrounding punctuation; a Piper inline [[ phonemes ]] block is one word, kept as written."""
+    runs = (run if run.startswith("[[") else run.strip(PUNCTUATION) for run in _RUN.findall(text))
+    return [run for run in runs if any(c.isalnum() for c in run)]
+
+
 class TimingUnavailable(EngineUnavailable):
     """The words could not be located in the audio."""
 
@@ -66,7 +76,7 @@ class ForcedAligner:
 
     def align(self, samples: np.ndarray, sample_rate: int, text: str) -> list[WordTiming]:
         """Timings of the whitespace-separated runs of `text` that contain a letter or digit."""
-        runs = [run for run in (r.strip(PUNCTUATION) for r in text.split()) if any(c.isalnum() for c in run)]
+        runs = text_words(text)
         if not runs:
             return []
         decoder = self._decoder

@@ -8,7 +8,6 @@ predictor is noisy, and two calls differ.
 from __future__ import annotations
 
 import difflib
-import re
 from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
@@ -16,9 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from voicekit.errors import EngineUnavailable
-from voicekit.timing import PUNCTUATION, WordTiming
+from voicekit.timing import PUNCTUATION, WordTiming, text_words
 
-_RUN = re.compile(r"\[\[.*?\]\]|\S+")  # a [[ phonemes ]] block is one word
 _NOT_SPOKEN = frozenset(PUNCTUATION) | {" ", "^", "$", "_", "ˈ", "ˌ"}
 
 
@@ -91,12 +89,13 @@ class JoeEngine:
         """Each word's own phonemes (espeak-ng, the word alone) matched against the sentence's
         spoken phonemes: espeak-ng joins words ("from the" -> one word) and expands numbers, so
         words and phoneme groups do not line up one to one."""
-        runs = [r for r in (run if run.startswith("[[") else run.strip(PUNCTUATION) for run in _RUN.findall(sentence))
-                if any(c.isalnum() for c in r)]
-        owner: list[int] = []
+        runs = text_words(sentence)
+        owner: list[int] = []  # which word each of `own` phonemes belongs to
+        own: list[str] = []
         for i, run in enumerate(runs):
-            owner.extend(i for sent in self._voice.phonemize(run) for p in sent if p not in _NOT_SPOKEN)
-        own = [p for run in runs for sent in self._voice.phonemize(run) for p in sent if p not in _NOT_SPOKEN]
+            phonemes = [p for sent in self._voice.phonemize(run) for p in sent if p not in _NOT_SPOKEN]
+            own += phonemes
+            owner += [i] * len(phonemes)
         matcher = difflib.SequenceMatcher(None, own, [p for p, _, _ in spoken], autojunk=False)
         first: dict[int, int] = {}
         last: dict[int, int] = {}

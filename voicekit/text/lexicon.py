@@ -87,6 +87,7 @@ class Lexicon:
     @classmethod
     def from_pls(cls, text: str) -> "Lexicon":
         from xml.etree.ElementTree import ParseError
+        from xml.parsers.expat import ErrorString
 
         from defusedxml import DefusedXmlException
         from defusedxml.ElementTree import fromstring
@@ -95,7 +96,7 @@ class Lexicon:
             root = fromstring(text, forbid_dtd=True)
         except ParseError as e:
             line, column = e.position
-            raise LexiconError(f"PLS line {line}, column {column + 1}: {e.msg if hasattr(e, 'msg') else e}") from e
+            raise LexiconError(f"PLS line {line}, column {column + 1}: {ErrorString(e.code)}") from e
         except DefusedXmlException as e:
             raise LexiconError(f"PLS refused: {type(e).__name__} (no DTDs or entities)") from e
         ns = f"{{{PLS_NAMESPACE}}}"
