@@ -56,3 +56,15 @@ class EnrollmentRefused(ConsentError):
 
 class SealedDataError(ConsentError):
     """Encrypted reference audio cannot be opened: wrong key, or the file was altered."""
+
+
+class ApiKeyInvalid(ConsentError):
+    """An HTTP caller's API key is missing, malformed, unknown, wrong or revoked."""
+
+
+class UnknownApiKey(ConsentError):
+    """No API key has that id."""
+
+
+class ProfileNotGranted(ConsentError):
+    """The caller's owner neither enrolled the voice nor was granted it."""

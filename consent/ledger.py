@@ -152,6 +152,10 @@ class Ledger:
                                 "(entries cut off or added without signing)")
         return LedgerReport(ok=not problems, entries=count, problems=problems)
 
+    def head(self) -> dict[str, Any] | None:
+        """The signed head (seq and hash of the last entry), unverified; None for an empty ledger."""
+        return self._read_head()
+
     def _read_head(self) -> dict[str, Any] | None:
         if not self.head_path.exists():
             return None

@@ -1,4 +1,5 @@
-"""Audio values and their files: float32 mono samples plus a rate; encoding by soundfile; resampling by soxr."""
+"""Audio values and their files: float32 mono samples plus a rate; encoding by soundfile (wav, flac,
+ogg, mp3) or PyAV (opus, aac, m4a: voicekit.codecs); resampling by soxr."""
 from __future__ import annotations
 
 import io
@@ -10,9 +11,10 @@ import soundfile as sf
 import soxr
 
 from consent.atomic import atomic_write
+from voicekit import codecs
 from voicekit.errors import OutputPathError, UnsupportedFormat
 
-# extension -> (soundfile format, subtype, extra write options)
+# extension -> (soundfile format, subtype, extra write options); PyAV's formats are codecs.CODECS
 FORMATS: dict[str, tuple[str, str, dict]] = {
     "wav": ("WAV", "PCM_16", {}),
     "flac": ("FLAC", "PCM_16", {}),
@@ -20,29 +22,37 @@ FORMATS: dict[str, tuple[str, str, dict]] = {
     # Highest-quality MPEG Layer III (libsndfile's compression 0.0): lower bitrates smear the mark.
     "mp3": ("MP3", "MPEG_LAYER_III", {"compression_level": 0.0}),
 }
+OUTPUT_FORMATS: tuple[str, ...] = (*FORMATS, *codecs.CODECS)
 MIN_RATE, MAX_RATE = 8000, 48000
 
 
 def format_for(path: Path | str) -> str:
     """The output format named by a path's extension; raises UnsupportedFormat."""
     ext = Path(path).suffix.lower().lstrip(".")
-    if ext not in FORMATS:
+    if ext not in OUTPUT_FORMATS:
         raise UnsupportedFormat(
             f"unsupported output extension {Path(path).suffix or '(none)'!r}; use one of: "
-            + ", ".join("." + f for f in FORMATS)
+            + ", ".join("." + f for f in OUTPUT_FORMATS)
         )
     return ext
 
 
 def check_format(fmt: str) -> str:
-    if fmt not in FORMATS:
-        raise UnsupportedFormat(f"unsupported format {fmt!r}; use one of: {', '.join(FORMATS)}")
+    """`fmt` itself if it is an output format we write; raises UnsupportedFormat."""
+    if fmt not in OUTPUT_FORMATS:
+        raise UnsupportedFormat(f"unsupported format {fmt!r}; use one of: {', '.join(OUTPUT_FORMATS)}")
     return fmt
 
 
 def encode(samples: np.ndarray, sample_rate: int, fmt: str) -> bytes:
-    """float32 mono samples in [-1, 1] -> the bytes of a file in `fmt` (wav, flac, ogg, mp3)."""
-    major, subtype, options = FORMATS[check_format(fmt)]
+    """float32 mono samples in [-1, 1] -> the bytes of a file in `fmt` (one of OUTPUT_FORMATS).
+
+    Opus and AAC files hold `sample_rate` audio only where the codec takes that rate (Opus: 8, 12,
+    16, 24 or 48 kHz); otherwise they are resampled first (codecs.codec_rate), and decode at the new
+    rate. Encoder delay and padding: see codecs.encode."""
+    if check_format(fmt) in codecs.CODECS:
+        return codecs.encode(samples, sample_rate, fmt)
+    major, subtype, options = FORMATS[fmt]
     buf = io.BytesIO()
     sf.write(buf, np.asarray(samples, np.float32), sample_rate, format=major, subtype=subtype, **options)
     return buf.getvalue()
@@ -82,3 +92,10 @@ def write_file(path: Path | str, data: bytes) -> None:
         atomic_write(path, data)
     except OSError as e:
         raise OutputPathError(f"cannot write {path}: {e.strerror or e}") from e
+
+
+def wav_samples(wav: bytes) -> bytes:
+    """The 16-bit samples of a 16-bit WAV file, exactly as stored (raw PCM, little-endian): what the
+    gate checked as WAV, released without its header."""
+    samples, _ = sf.read(io.BytesIO(wav), dtype="int16", always_2d=False)
+    return np.ascontiguousarray(samples, "<i2").tobytes()

@@ -122,6 +122,31 @@ def build_parser() -> argparse.ArgumentParser:
     lexicon_clear.add_argument("--voice")
     lexicon_clear.add_argument("--json", action="store_true")
 
+    serve = commands.add_parser("serve", help="run the HTTP service (OpenAPI UI at /docs)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+
+    api_keys = commands.add_parser("api-keys", help="keys for the HTTP service")
+    api_key_commands = api_keys.add_subparsers(dest="api_keys_command", required=True, parser_class=_Parser)
+    create = api_key_commands.add_parser("create", help="a new key; its secret is shown once")
+    create.add_argument("--owner", required=True, help="who the key belongs to (voices it enrolls are theirs)")
+    create.add_argument("--scopes", required=True, help="comma-separated: speak, enroll, profiles, audit, admin")
+    create.add_argument("--rate-limit", type=int, default=600, metavar="PER_MINUTE",
+                        help="requests a minute (default 600)")
+    create.add_argument("--json", action="store_true")
+    api_key_commands.add_parser("list", help="every key (never its secret)").add_argument("--json", action="store_true")
+    key_revoke = api_key_commands.add_parser("revoke", help="revoke a key at once")
+    key_revoke.add_argument("key_id")
+    key_revoke.add_argument("--json", action="store_true")
+
+    audiobook = commands.add_parser("audiobook", help="narrate a book (.txt, .md, .epub) to an M4B or a zip of MP3s")
+    audiobook.add_argument("book", type=Path)
+    audiobook.add_argument("-o", "--output", required=True, type=Path, help="OUT.m4b (chapter markers) or OUT.zip")
+    audiobook.add_argument("--voice", default="heart")
+    audiobook.add_argument("--style", help="speaking style: " + ", ".join(STYLES))
+    audiobook.add_argument("--title", help="the book's title (default: from the book)")
+    audiobook.add_argument("--json", action="store_true")
+
     demo = commands.add_parser("demo", help="render, mark, gate and detect a sentence in each house voice")
     demo.add_argument("--out", type=Path, default=Path("demo-out"), help="folder for the demo files")
     demo.add_argument("--json", action="store_true")
@@ -181,7 +206,13 @@ def _run(args: argparse.Namespace) -> int:
         _print(summary, args.json, f"wrote {args.output} ({summary['duration_s']} s, mark {summary['mark_id']})")
         return EXIT_OK
 
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "audiobook":
+        return _audiobook(args)
     studio = _studio(args)
+    if args.command == "api-keys":
+        return _api_keys(studio, args)
     if args.command == "lexicon":
         from voicekit.text.lexicon import Lexicon
 
@@ -311,6 +342,81 @@ def _profiles(studio, args: argparse.Namespace) -> int:
         row["details"] = status.profile.details
     text = "\n".join(f"{k}: {v}" for k, v in row.items() if k != "details")
     _print(row, args.json, f"revoked {voice_id}" if args.profiles_command == "revoke" else text)
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Run the service with uvicorn. The app is named by its import string (the `api` package sits
+    above this one, so nothing here imports it); it reads VOICEKIT_HOME like every command."""
+    import os
+
+    import uvicorn
+
+    if args.home is not None:
+        os.environ["VOICEKIT_HOME"] = str(args.home)
+    uvicorn.run("api.main:create_app", factory=True, host=args.host, port=args.port, log_level="info")
+    return EXIT_OK
+
+
+def _api_keys(studio, args: argparse.Namespace) -> int:
+    from consent.access import AccessControl
+    from voicekit.errors import BadInput
+
+    access = AccessControl(studio.home / "registry.db", studio.ledger)
+    if args.api_keys_command == "create":
+        try:
+            key, secret = access.create_key(args.owner, _scopes(args.scopes), studio.clock(), args.rate_limit)
+        except ValueError as e:
+            raise BadInput(str(e)) from e
+        _print(key.as_dict() | {"key": secret}, args.json,
+               f"key {key.key_id} for {key.owner} ({', '.join(key.scopes)}); shown once, keep it:\n{secret}")
+    elif args.api_keys_command == "list":
+        rows = [k.as_dict() for k in access.keys()]
+        _print(rows, args.json, "\n".join(
+            f"{r['key_id']}  {r['owner']:<20} {','.join(r['scopes']):<30} {'revoked' if r['revoked_at'] else 'active'}"
+            for r in rows) or "no API keys")
+    else:
+        access.revoke_key(args.key_id, studio.clock())
+        _print(access.key(args.key_id).as_dict(), args.json, f"revoked API key {args.key_id}")
+    return EXIT_OK
+
+
+def _audiobook(args: argparse.Namespace) -> int:
+    """Narrate in this process, as a persisted job (an interrupted run's chapters stay under the
+    data folder), with a progress bar on a terminal."""
+    from tqdm import tqdm
+
+    from voicekit import audio
+    from voicekit.audiobook import Narrations
+    from voicekit.books import read_book
+    from voicekit.errors import BadInput
+
+    output = args.output.suffix.lower().lstrip(".")
+    if output not in ("m4b", "zip"):
+        raise BadInput(f"-o {args.output}: write an .m4b (chapter markers) or a .zip of MP3s")
+    audio.check_output_path(args.output)
+    try:
+        data = args.book.read_bytes()
+    except OSError as e:
+        raise BadInput(f"{args.book}: cannot be read ({e.strerror})") from e
+    title, chapters = read_book(data, filename=args.book.name)
+    studio = _studio(args)
+    studio.registry.check_at(args.voice, now=studio.clock(), scope="tts")
+    narrations = Narrations(studio.home / "audiobooks")
+    job = narrations.submit(chapters, args.voice, "cli", studio.clock(), output=output, style=args.style,
+                            title=args.title or title)
+    with tqdm(total=sum(c.words for c in chapters), unit="word", disable=not sys.stderr.isatty(),
+              desc=args.book.name) as bar:
+        def progress(state) -> None:
+            bar.update(state.as_dict()["words_done"] - bar.n)
+
+        done = narrations.narrate(studio, job.job_id, on_progress=progress, workers=2)
+    _, path = narrations.result(done.job_id)
+    audio.write_file(args.output, path.read_bytes())
+    view = done.as_dict()
+    out = {"output": str(args.output), "job_id": done.job_id, "chapters": view["chapters_total"],
+           "words": view["words_total"], "duration_s": view["seconds_done"], "ledger_seq": done.ledger_seq}
+    _print(out, args.json, f"wrote {args.output}: {out['chapters']} chapters, {out['duration_s']:.0f} s")
     return EXIT_OK
 
 

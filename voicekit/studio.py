@@ -17,7 +17,9 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -58,6 +60,11 @@ DEFAULT_RATE = 24000
 MAX_TEXT_CHARS = 1_000_000
 MARK_ATTEMPTS = 3
 FIRST_CHUNK_S = 1.0  # a stream's first chunk ends at the first word gap after this
+PCM = "pcm"  # raw 16-bit little-endian mono: gated as WAV, released as the WAV's samples alone
+# A stream is released chunk by chunk, each chunk a whole file of its own, so its format must decode
+# as one when the pieces are joined: raw PCM and AAC in ADTS do. MP3 (a Xing header per piece) and
+# Ogg Opus (chained streams) decode only their first piece in libsndfile, so they are not offered.
+STREAM_FORMATS = (PCM, "aac")
 VOICE_NAME = re.compile(r"[a-z][a-z0-9_-]{1,39}")
 
 
@@ -87,14 +94,19 @@ class SpeechResult:
         return Path(path)
 
 
+# A further check of each voice a request uses, after the registry's: the HTTP service passes one
+# that raises ProfileNotGranted for a voice the caller's owner neither enrolled nor was granted.
+Authorize = Callable[[VoiceProfile], None]
+
+
 @dataclass(frozen=True)
 class StreamChunk:
-    """One released piece of a stream: `pcm` (16-bit little-endian mono at `sample_rate`) is what
-    the gate passed; `audio` is the same samples as float32. Words and marks are in seconds from
-    the start of the stream."""
+    """One released piece of a stream: `encoded` are the bytes the gate passed, in the stream's
+    format (for "pcm", 16-bit little-endian mono at `sample_rate`); `audio` is them decoded as
+    float32. Words and marks are in seconds from the start of the stream."""
 
     index: int
-    pcm: bytes
+    encoded: bytes
     audio: np.ndarray
     sample_rate: int
     start_s: float
@@ -143,9 +155,10 @@ class SpeechStream:
     """Iterate for StreamChunks. `mark_id` is known at once; `provenance` (the output entry) once
     the first chunk is out; `closing` (the entry that ends the stream) after the last."""
 
-    def __init__(self, studio: "Studio", request: _Request, word_timings: bool) -> None:
+    def __init__(self, studio: "Studio", request: _Request, word_timings: bool, fmt: str) -> None:
         self._studio = studio
         self._request = request
+        self.format = fmt
         self._word_timings = word_timings
         self.mark_id = studio._fresh_mark_id()
         self.provenance: dict[str, Any] | None = None
@@ -157,20 +170,21 @@ class SpeechStream:
         try:
             for segment in _first_split(studio._segments(request, self._word_timings), rate):
                 marked = studio.watermarker.embed(segment.samples, rate, self.mark_id)
-                encoded = audio.encode(marked, rate, "wav")
+                encoded = audio.encode(marked, rate, "wav" if self.format == PCM else self.format)
                 verdict = studio.gate.check(encoded, self.mark_id)
                 if self.provenance is None:
                     self.provenance = studio.ledger.append("output", request.provenance(
                         self.mark_id, studio.watermarker.name, studio.keys.current_key_id) | {
-                        "format": "pcm_s16le", "stream": True, "gate": verdict.as_dict()}, now=studio.clock()).as_dict()
+                        "format": self.format, "stream": True, "gate": verdict.as_dict()}, now=studio.clock()).as_dict()
                 checked, _ = decode_bytes(encoded)
-                pcm = (np.clip(checked, -1, 1) * 32767).round().astype("<i2").tobytes()
+                if self.format == PCM:
+                    encoded = audio.wav_samples(encoded)
                 words, marks = _placed([segment], rate)
                 start = released / rate
-                chunk = StreamChunk(index, pcm, checked, rate, round(start, 3), self.mark_id, verdict.as_dict(),
+                chunk = StreamChunk(index, encoded, checked, rate, round(start, 3), self.mark_id, verdict.as_dict(),
                                     [w.shifted(start) for w in words],
                                     {name: round(start + at, 3) for name, at in marks.items()})
-                digest.update(pcm)
+                digest.update(encoded)
                 released += len(checked)
                 index += 1
                 yield chunk
@@ -213,6 +227,8 @@ class Studio:
         self.watermarker = watermarker or self._keyed_watermark()
         self.gate = gate or ReleaseGate(self.watermarker)
         self._engines: dict[str, Engine] = {}
+        self._engines_lock = threading.Lock()
+        self._render_lock = threading.Lock()
         self._enroller: Enroller | None = None
 
     def _keyed_watermark(self) -> KeyedWatermark:
@@ -220,14 +236,22 @@ class Studio:
 
     def engine(self, name: str) -> Engine:
         """The named engine, loaded once on first use."""
-        if name not in self._engines:
-            self._engines[name] = engines.create(name, threads=self.threads)
-        return self._engines[name]
+        with self._engines_lock:
+            if name not in self._engines:
+                self._engines[name] = engines.create(name, threads=self.threads)
+            return self._engines[name]
+
+    def _rendering(self, engine: Engine) -> AbstractContextManager:
+        """Held while `engine` renders. Engines that say they are `thread_safe` (heart: its ONNX
+        session and vocoder keep no state between calls) render for several threads at once; the
+        others take turns on one lock, because espeak-ng's phonemiser (behind Piper and coqui) is
+        one process-wide state."""
+        return nullcontext() if getattr(engine, "thread_safe", False) else self._render_lock
 
     def speak(self, text: str, voice: str = "heart", sample_rate: int = DEFAULT_RATE, format: str = "wav",
               clone_with: str | None = None, ssml: bool = False, rate: float = 1.0, pitch: float = 0.0,
-              style: str | None = None, lexicon: Lexicon | None = None, word_timings: bool = False
-              ) -> SpeechResult:
+              style: str | None = None, lexicon: Lexicon | None = None, word_timings: bool = False,
+              authorize: Authorize | None = None) -> SpeechResult:
         """Render `text` in `voice` through every safeguard; raises BadInput (SsmlError for bad
         markup), a ConsentError or GateRefused.
 
@@ -235,12 +259,14 @@ class Studio:
         rate (speed factor, 0.5..2) and pitch (semitones, -12..12) apply on top of any SSML prosody.
         style: a speaking style (voicekit.styles.STYLES). lexicon: pronunciations for this request,
         over the stored global and per-voice lexicons. word_timings: fill `result.words`.
+        format: wav, flac, ogg, mp3, opus, aac, m4a, or pcm (raw 16-bit samples, gated as WAV).
+        authorize: a further check of every voice the request uses (see Authorize).
         clone_with: for an enrolled profile, a registered coqui model voice that clones from audio
         (XTTS-v2, YourTTS) to speak it with, conditioned on the profile's sealed references, instead
         of the profile's fitted conversion. Both records are checked."""
-        audio.check_format(format)
+        checked_as = "wav" if format == PCM else audio.check_format(format)
         t = time.perf_counter()
-        request = self._request(text, voice, sample_rate, clone_with, ssml, rate, pitch, style, lexicon)
+        request = self._request(text, voice, sample_rate, clone_with, ssml, rate, pitch, style, lexicon, authorize)
         timings = {"consent": time.perf_counter() - t}
         t = time.perf_counter()
 
@@ -249,8 +275,11 @@ class Studio:
         words, marks = _placed(segments, sample_rate)
         timings["synthesis"], t = time.perf_counter() - t, time.perf_counter()
 
-        mark_id, marked, encoded, verdict = self._marked_and_checked(samples, sample_rate, format, timings)
+        mark_id, marked, encoded, verdict = self._marked_and_checked(samples, sample_rate, checked_as, timings)
         t = time.perf_counter()
+        released, released_rate = decode_bytes(encoded)
+        if format == PCM:
+            encoded = audio.wav_samples(encoded)
 
         entry = self.ledger.append("output", request.provenance(mark_id, self.watermarker.name,
                                                                 self.keys.current_key_id) | {
@@ -260,7 +289,6 @@ class Studio:
             "gate": verdict.as_dict(),
         }, now=self.clock())
         timings["signing"] = time.perf_counter() - t
-        released, released_rate = decode_bytes(encoded)
         return SpeechResult(released, released_rate, format, encoded, mark_id, entry.as_dict(), timings, marks,
                             words)
 
@@ -286,15 +314,18 @@ class Studio:
 
     def stream(self, text: str, voice: str = "heart", sample_rate: int = DEFAULT_RATE,
                clone_with: str | None = None, ssml: bool = False, rate: float = 1.0, pitch: float = 0.0,
-               style: str | None = None, lexicon: Lexicon | None = None, word_timings: bool = False
-               ) -> "SpeechStream":
+               style: str | None = None, lexicon: Lexicon | None = None, word_timings: bool = False,
+               format: str = PCM, authorize: Authorize | None = None) -> "SpeechStream":
         """Like speak, but the audio comes a sentence at a time, each chunk watermarked with the
-        stream's mark and passed by the gate before it is handed out (16-bit PCM). The request is
+        stream's mark and passed by the gate before it is handed out, in `format` (STREAM_FORMATS).
+        The request is
         checked (markup, consent) here, before anything renders; the ledger gets the output entry
         before the first chunk leaves and a closing entry (all released audio's SHA-256, whether
         the stream was read to the end) when it ends or is closed."""
-        request = self._request(text, voice, sample_rate, clone_with, ssml, rate, pitch, style, lexicon)
-        return SpeechStream(self, request, word_timings)
+        if format not in STREAM_FORMATS:
+            raise UnsupportedFormat(f"a stream can be {', '.join(STREAM_FORMATS)}, not {format!r}")
+        request = self._request(text, voice, sample_rate, clone_with, ssml, rate, pitch, style, lexicon, authorize)
+        return SpeechStream(self, request, word_timings, format)
 
     def lexicon_for(self, voice: str) -> Lexicon:
         """The stored global lexicon with the voice's own over it."""
@@ -321,7 +352,8 @@ class Studio:
         return self.home / "lexicons" / ("global.json" if voice is None else f"voice-{voice.replace(':', '-')}.json")
 
     def _request(self, text: str, voice: str, sample_rate: int, clone_with: str | None, ssml: bool, rate: float,
-                 pitch: float, style_name: str | None, lexicon: Lexicon | None) -> "_Request":
+                 pitch: float, style_name: str | None, lexicon: Lexicon | None,
+                 authorize: Authorize | None = None) -> "_Request":
         """The checked request: its plan, and every voice it uses consent-checked with its engine."""
         _check_request(text, sample_rate)
         _check_prosody(rate, pitch)
@@ -335,6 +367,8 @@ class Studio:
         now = self.clock()
         profiles = {v: self.registry.check_at(v, now=now, scope="tts")
                     for v in dict.fromkeys([voice, *(i.voice for i in plan if isinstance(i, Speech) and i.voice)])}
+        for profile in profiles.values() if authorize is not None else ():
+            authorize(profile)
         voices = {v: self._engine_for(p) if clone_with is None or v != voice else self._coqui_clone(p, clone_with, now)
                   for v, p in profiles.items()}
         lexicons = {v: self.lexicon_for(v).merged(lexicon) for v in profiles}
@@ -345,7 +379,7 @@ class Studio:
         them (those before the first sentence, on the first), so no segment is silence alone.
         Speech beside a break loses the engine's own edge silence there, so 1 s sounds as 1 s."""
         plan, rate = request.plan, request.sample_rate
-        current = _Segment()
+        current, released = _Segment(), False
         for i, item in enumerate(plan):
             if isinstance(item, Mark):
                 current.marks[item.name] = len(current.samples)
@@ -358,7 +392,8 @@ class Studio:
                 for k, sentence in enumerate(texts):
                     spoken = sentence if item.ipa is not None else lexicon.apply(
                         sentence, getattr(engine, "inline_phonemes", None))
-                    rendered = prosody.render(engine, spoken, item.prosody, item.ipa, request.style)
+                    with self._rendering(engine):
+                        rendered = prosody.render(engine, spoken, item.prosody, item.ipa, request.style)
                     samples = audio.resample(rendered.samples, engine.sample_rate, rate)
                     samples, cut = prosody.trim_edges(samples, rate, start=k == 0 and _next_to_pause(plan, i, -1),
                                                       end=k == len(texts) - 1 and _next_to_pause(plan, i, 1))
@@ -367,8 +402,9 @@ class Studio:
                         found = self._aligner.align(rendered.samples, engine.sample_rate, spoken)
                     if found is not None:
                         found = fitted_to_audio(found, rendered.samples, engine.sample_rate)
-                    if current.spoken:
+                    if current.spoken and len(current.samples):
                         yield current
+                        released = True
                         current = _Segment()
                     shift = (len(current.samples) - cut) / rate
                     current.samples = np.concatenate([current.samples, samples])
@@ -376,15 +412,20 @@ class Studio:
                                     for a, b in zip(found or [], (found or [])[1:])]
                     current.words = [w.shifted(shift) for w in _named(found, sentence)] if word_timings else []
                     current.spoken = True
-        yield current
+        if not released and not len(current.samples):
+            raise EmptyText("the voice found nothing it can pronounce in the text")
+        if len(current.samples):
+            yield current
 
     @cached_property
     def _aligner(self) -> ForcedAligner:
         return ForcedAligner()
 
-    def detect(self, path: Path | str) -> Finding:
-        """Is this file ours? Raises UnreadableAudio for a missing, empty or non-audio file."""
-        return inspect_file(path, self.watermarker, self.ledger, self.keys)
+    def detect(self, source: Path | str | bytes) -> Finding:
+        """Is this file (a path, or its bytes) ours? Raises UnreadableAudio for a missing, empty or non-audio file."""
+        if isinstance(source, bytes):
+            return inspect_audio(*decode_bytes(source), self.watermarker, self.ledger, self.keys)
+        return inspect_file(source, self.watermarker, self.ledger, self.keys)
 
     def consent_challenge(self, name: str, ttl_s: float = DEFAULT_TTL_S,
                           nonce: tuple[str, ...] | None = None) -> Challenge:

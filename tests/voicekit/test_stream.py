@@ -12,7 +12,7 @@ TEXT = ("The quick brown fox jumped over the lazy dog while seven curious childr
 
 
 def pcm_samples(chunk) -> np.ndarray:
-    return np.frombuffer(chunk.pcm, "<i2").astype(np.float32) / 32767
+    return np.frombuffer(chunk.encoded, "<i2").astype(np.float32) / 32767
 
 
 def test_every_chunk_carries_the_mark_and_the_whole_stream_names_its_record(studio):
@@ -30,7 +30,7 @@ def test_every_chunk_carries_the_mark_and_the_whole_stream_names_its_record(stud
     assert stream.provenance["body"]["stream"] is True
     assert stream.closing["body"]["complete"] is True and stream.closing["body"]["chunks"] == len(chunks)
     import hashlib
-    assert stream.closing["body"]["audio_sha256"] == hashlib.sha256(b"".join(c.pcm for c in chunks)).hexdigest()
+    assert stream.closing["body"]["audio_sha256"] == hashlib.sha256(b"".join(c.encoded for c in chunks)).hexdigest()
     starts = [c.start_s for c in chunks]
     assert starts == sorted(starts) and starts[0] == 0
     words = [w for c in chunks for w in c.words]

@@ -152,6 +152,11 @@ class ClonedVoice:
         return getattr(self.renderer.engine, "inline_phonemes", None)
 
     @property
+    def thread_safe(self) -> bool:
+        """As safe as the base voice: the conversion itself (WORLD, numpy) keeps no shared state."""
+        return getattr(self.renderer.engine, "thread_safe", False)
+
+    @property
     def model_version(self) -> str:
         digest = hashlib.sha256(json.dumps(self.conversion.as_dict(), sort_keys=True).encode()).hexdigest()[:12]
         return f"{self.renderer.engine.model_version} + conversion {digest}"

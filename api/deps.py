@@ -1,0 +1,75 @@
+"""What routes depend on: the running service's parts, and the caller's key with a scope checked.
+
+Each scope is an Annotated alias, so a route says what it needs in its signature
+(`key: SpeakKey`) and OpenAPI shows the bearer scheme on it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Callable
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.limits import RateLimiter, RenderSlots
+from api.problems import Problem
+from api.settings import ServiceSettings
+from consent.access import AccessControl, ApiKey
+from consent.profiles import VoiceProfile
+from voicekit.audiobook import Narrations
+from voicekit.studio import Studio
+
+
+@dataclass
+class Service:
+    """Built once in the app's lifespan (models load there, never at import)."""
+
+    settings: ServiceSettings
+    studio: Studio
+    access: AccessControl
+    rate_limiter: RateLimiter
+    slots: RenderSlots
+    narrations: Narrations
+
+    def authorizer(self, key: ApiKey) -> Callable[[VoiceProfile], None]:
+        """The studio's per-voice check for requests made with `key`."""
+        return lambda profile: self.access.check_use(key, profile)
+
+
+def service(request: Request) -> Service:
+    return request.app.state.service
+
+
+ServiceDep = Annotated[Service, Depends(service)]
+_bearer = HTTPBearer(auto_error=False, description="an API key from `voicekit api-keys create`")
+
+
+def authenticated(svc: ServiceDep,
+                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> ApiKey:
+    """The caller's active key, after its rate limit; raises Problem 401 or 429."""
+    if credentials is None:
+        raise Problem(401, "missing-api-key", "send an API key as `Authorization: Bearer vk_...`",
+                      headers={"WWW-Authenticate": "Bearer"})
+    key = svc.access.authenticate(credentials.credentials)
+    svc.rate_limiter.take(key.key_id, key.rate_per_minute)
+    return key
+
+
+def scoped(scope: str) -> Callable[[ApiKey], ApiKey]:
+    """A dependency that refuses a key without `scope` (admin keys hold every scope)."""
+
+    def check(key: Annotated[ApiKey, Depends(authenticated)]) -> ApiKey:
+        if scope not in key.scopes and "admin" not in key.scopes:
+            raise Problem(403, "missing-scope",
+                          f"this key has the scopes {', '.join(key.scopes)}; this route needs {scope!r}",
+                          required_scope=scope)
+        return key
+
+    return check
+
+
+SpeakKey = Annotated[ApiKey, Depends(scoped("speak"))]
+EnrollKey = Annotated[ApiKey, Depends(scoped("enroll"))]
+ProfilesKey = Annotated[ApiKey, Depends(scoped("profiles"))]
+AuditKey = Annotated[ApiKey, Depends(scoped("audit"))]
+AdminKey = Annotated[ApiKey, Depends(scoped("admin"))]

@@ -1,0 +1,60 @@
+"""Runs audiobook jobs in the background of the server, and picks up unfinished ones at start."""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+
+from api.deps import Service
+from consent.errors import ConsentError
+from voicekit.audiobook import JobCancelled
+from voicekit.errors import VoicekitError
+
+log = logging.getLogger("voicekit.api.jobs")
+
+
+class NarrationRunner:
+    """One thread that narrates queued jobs in order, each with the render slots' worth of chapters at once."""
+
+    def __init__(self, svc: Service) -> None:
+        self.svc = svc
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="voicekit-narration", daemon=True)
+
+    def start(self) -> None:
+        """Queue the jobs a stop interrupted (their finished chapters are kept), then start the thread."""
+        for job_id in self.svc.narrations.unfinished():
+            self._queue.put(job_id)
+        self._thread.start()
+
+    def enqueue(self, job_id: str) -> None:
+        self._queue.put(job_id)
+
+    def stop(self) -> None:
+        """Stop taking jobs; the chapter being rendered is dropped with the process and done again on restart."""
+        self._queue.put(None)
+
+    def _run(self) -> None:
+        while (job_id := self._queue.get()) is not None:
+            try:
+                job = self.svc.narrations.job(job_id)
+                if job.status not in ("queued", "running"):
+                    continue
+                key = self.svc.access.key(job.key_id)
+                self.svc.narrations.narrate(self.svc.studio, job_id, authorize=self._authorize(key),
+                                            workers=self.svc.settings.speech_slots)
+            except JobCancelled:
+                log.info("audiobook job %s cancelled", job_id)
+            except (VoicekitError, ConsentError) as e:
+                log.warning("audiobook job %s failed: %s", job_id, e)
+            except Exception:  # the job is marked failed; the runner goes on with the next one
+                log.exception("audiobook job %s failed", job_id)
+
+    def _authorize(self, key):
+        """Each chapter re-checks the voice for the job's key: a key revoked mid-book stops the book."""
+        def check(profile) -> None:
+            current = self.svc.access.key(key.key_id)
+            if current.revoked_at is not None:
+                raise ConsentError(f"the API key {key.key_id} that started this job was revoked")
+            self.svc.access.check_use(current, profile)
+        return check

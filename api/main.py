@@ -1,0 +1,48 @@
+"""Builds the HTTP service: one router per resource over one Studio, built in the lifespan.
+
+Run it with `voicekit serve`; `/docs` shows the OpenAPI UI.
+"""
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from fastapi import FastAPI
+
+from api import problems
+from api.deps import Service
+from api.jobs import NarrationRunner
+from api.limits import BodyLimit, RateLimiter, RenderSlots
+from api.routers import audiobooks, audit, health, keys, profiles, speech, voices
+from api.settings import ServiceSettings
+from consent.access import AccessControl
+from voicekit.audiobook import Narrations
+from voicekit.studio import Studio
+
+DESCRIPTION = """Voice synthesis behind a consent registry. Every response that carries audio was
+watermarked and passed a detector gate; its mark id and signed provenance are in the headers.
+Authenticate with `Authorization: Bearer <key>` (keys from `voicekit api-keys create`).
+Refusals are `application/problem+json` with a `type` of `urn:voicekit:problem:<reason>`."""
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    settings = settings or ServiceSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        studio = Studio(settings.home, settings.passphrase)
+        studio.engine("heart")  # the house voice loads before the service reports ready
+        svc = Service(settings, studio, AccessControl(studio.home / "registry.db", studio.ledger), RateLimiter(),
+                      RenderSlots(settings.speech_slots, settings.slot_wait_s), Narrations(studio.home / "audiobooks"))
+        runner = NarrationRunner(svc)
+        app.state.service, app.state.runner = svc, runner
+        runner.start()
+        yield
+        runner.stop()
+
+    app = FastAPI(title="voicekit", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    problems.install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
+    for module in (health, voices, profiles, speech, audiobooks, audit, keys):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,26 @@
+"""Reading uploaded files within a size limit, into a private temporary folder when the studio needs paths."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import UploadFile
+
+from api.problems import Problem
+
+
+async def read_limited(upload: UploadFile, limit: int, what: str) -> bytes:
+    """The upload's bytes; Problem 413 past `limit`, 400 when empty."""
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise Problem(413, "upload-too-large", f"the {what} is over the {limit}-byte limit")
+    if not data:
+        raise Problem(400, "empty-upload", f"the {what} is empty")
+    return data
+
+
+def saved(folder: Path, name: str, upload: UploadFile, data: bytes) -> Path:
+    """Write `data` under `folder` with the upload's extension (the decoder looks at content, the name is for messages)."""
+    suffix = Path(upload.filename or "").suffix.lower()
+    path = folder / f"{name}{suffix if suffix.isascii() and len(suffix) <= 6 else ''}"
+    path.write_bytes(data)
+    return path

@@ -1,0 +1,42 @@
+"""The app under TestClient on a temporary home: real studio, registry, ledger and keys.
+
+Keys are made with the real AccessControl (as `voicekit api-keys create` does); `keys[name]`
+is the secret of a key with that scope (owner "alice" unless named otherwise).
+"""
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from api.settings import MB, ServiceSettings
+
+SETTINGS = dict(max_body_bytes=8 * MB, max_upload_bytes=4 * MB, max_text_chars=2000)
+
+
+@pytest.fixture(scope="session")
+def client(tmp_path_factory):
+    app = create_app(ServiceSettings(home=tmp_path_factory.mktemp("service"), **SETTINGS))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+def service(client):
+    return client.app.state.service
+
+
+@pytest.fixture(scope="session")
+def keys(service):
+    made = {}
+    for name, owner, scopes in [
+        ("speak", "alice", ("speak",)), ("enroll", "alice", ("enroll",)), ("profiles", "alice", ("profiles",)),
+        ("audit", "alice", ("audit",)), ("admin", "root", ("admin",)),
+        ("alice", "alice", ("speak", "enroll", "profiles")), ("bob", "bob", ("speak", "profiles")),
+    ]:
+        made[name] = service.access.create_key(owner, scopes, service.studio.clock())[1]
+    return made
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}

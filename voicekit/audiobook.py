@@ -1,0 +1,294 @@
+"""Audiobook narration as persisted jobs: a book's chapters, each spoken through the studio (so
+each is consent-checked, marked, gated and in the ledger), then joined into one M4B with chapter
+markers or a zip of per-chapter MP3s.
+
+Jobs live in SQLite (`<home>/audiobooks/jobs.db`) with every chapter's text, and each finished
+chapter's released bytes are kept beside it, written atomically before its row says "done". A
+job interrupted by a crash or a restart therefore resumes where it stopped: finished chapters are
+never rendered again, so the book has each chapter once.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import secrets
+import sqlite3
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from consent.atomic import atomic_write
+from detection.decoding import decode_bytes
+from voicekit import audio
+from voicekit.books import Chapter
+from voicekit.errors import BadInput, VoicekitError
+from voicekit.m4b import mux_m4b, read_chapters
+from voicekit.studio import Authorize, Studio
+
+OUTPUTS = {"m4b": "m4a", "zip": "mp3"}  # book format -> the format each chapter is rendered and gated in
+ACTIVE = ("queued", "running")
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY, owner TEXT NOT NULL, key_id TEXT, voice TEXT NOT NULL, style TEXT,
+    output TEXT NOT NULL, title TEXT, status TEXT NOT NULL, created_at REAL NOT NULL,
+    started_at REAL, finished_at REAL, error TEXT, ledger_seq INTEGER
+);
+CREATE TABLE IF NOT EXISTS job_chapters (
+    job_id TEXT NOT NULL, idx INTEGER NOT NULL, title TEXT NOT NULL, text TEXT NOT NULL,
+    words INTEGER NOT NULL, mark_id INTEGER, duration_s REAL, render_s REAL, finished_at REAL,
+    PRIMARY KEY (job_id, idx)
+);
+"""
+Progress = Callable[["NarrationJob"], None]
+
+
+class JobNotFound(BadInput):
+    """No narration job has that id (or it belongs to another owner)."""
+
+
+class JobNotReady(BadInput):
+    """The job has no result yet (still running, failed or cancelled)."""
+
+
+class JobCancelled(VoicekitError):
+    """Narration stopped because the job was cancelled."""
+
+
+@dataclass(frozen=True)
+class ChapterState:
+    index: int
+    title: str
+    words: int
+    mark_id: int | None
+    duration_s: float | None
+    render_s: float | None
+
+    @property
+    def done(self) -> bool:
+        return self.mark_id is not None
+
+
+@dataclass(frozen=True)
+class NarrationJob:
+    job_id: str
+    owner: str
+    key_id: str | None
+    voice: str
+    style: str | None
+    output: str
+    title: str | None
+    status: str  # queued, running, done, failed or cancelled
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    error: str | None
+    ledger_seq: int | None
+    chapters: list[ChapterState] = field(default_factory=list)
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left at the pace of this job's chapters so far (words rendered per second)."""
+        done = [c for c in self.chapters if c.done and c.render_s]
+        if self.status not in ACTIVE or not done:
+            return None
+        pace = sum(c.words for c in done) / sum(c.render_s for c in done)
+        return round(sum(c.words for c in self.chapters if not c.done) / pace, 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        finished = [c for c in self.chapters if c.done]
+        return {
+            "job_id": self.job_id, "owner": self.owner, "voice": self.voice, "style": self.style,
+            "output": self.output, "title": self.title, "status": self.status,
+            "created_at": self.created_at, "started_at": self.started_at, "finished_at": self.finished_at,
+            "error": self.error, "ledger_seq": self.ledger_seq,
+            "chapters_total": len(self.chapters), "chapters_done": len(finished),
+            "words_total": sum(c.words for c in self.chapters), "words_done": sum(c.words for c in finished),
+            "seconds_done": round(sum(c.duration_s or 0 for c in finished), 3), "eta_s": self.eta_s,
+            "chapters": [{"index": c.index, "title": c.title, "words": c.words, "done": c.done, "mark_id": c.mark_id,
+                          "duration_s": c.duration_s} for c in self.chapters],
+        }
+
+
+class Narrations:
+    """folder: <home>/audiobooks (created on first use)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as db, db:
+            db.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.folder / "jobs.db", timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    def submit(self, chapters: list[Chapter], voice: str, owner: str, now: float, output: str = "m4b",
+               style: str | None = None, title: str | None = None, key_id: str | None = None) -> NarrationJob:
+        """Store a new queued job; nothing renders until `narrate` runs it."""
+        if output not in OUTPUTS:
+            raise BadInput(f"an audiobook is made as {' or '.join(OUTPUTS)}, not {output!r}")
+        if not chapters:
+            raise BadInput("the book has no chapters to narrate")
+        job_id = secrets.token_hex(8)
+        with closing(self._connect()) as db, db:
+            db.execute("INSERT INTO jobs (job_id, owner, key_id, voice, style, output, title, status, created_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
+                       (job_id, owner, key_id, voice, style, output, title, now))
+            db.executemany("INSERT INTO job_chapters (job_id, idx, title, text, words) VALUES (?, ?, ?, ?, ?)",
+                           [(job_id, i, c.title, c.text, c.words) for i, c in enumerate(chapters)])
+        return self.job(job_id)
+
+    def job(self, job_id: str, owner: str | None = None) -> NarrationJob:
+        """The job's state; raises JobNotFound (also when `owner` is given and is not the job's)."""
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT job_id, owner, key_id, voice, style, output, title, status, created_at, "
+                             "started_at, finished_at, error, ledger_seq FROM jobs WHERE job_id = ?",
+                             (job_id,)).fetchone()
+            chapters = db.execute("SELECT idx, title, words, mark_id, duration_s, render_s FROM job_chapters "
+                                  "WHERE job_id = ? ORDER BY idx", (job_id,)).fetchall()
+        if row is None or (owner is not None and row[1] != owner):
+            raise JobNotFound(f"no audiobook job {job_id!r}")
+        return NarrationJob(*row, chapters=[ChapterState(*c) for c in chapters])
+
+    def jobs(self, owner: str | None = None) -> list[NarrationJob]:
+        with closing(self._connect()) as db:
+            ids = [r[0] for r in db.execute("SELECT job_id FROM jobs WHERE ? IS NULL OR owner = ? ORDER BY created_at",
+                                            (owner, owner))]
+        return [self.job(i) for i in ids]
+
+    def unfinished(self) -> list[str]:
+        """Jobs to pick up at start: queued ones and those a stop interrupted."""
+        with closing(self._connect()) as db:
+            return [r[0] for r in db.execute("SELECT job_id FROM jobs WHERE status IN (?, ?) ORDER BY created_at",
+                                             ACTIVE)]
+
+    def cancel(self, job_id: str, now: float, owner: str | None = None) -> NarrationJob:
+        """Stop a queued or running job (a chapter being rendered finishes first); finished jobs stay as they are."""
+        self.job(job_id, owner)
+        with closing(self._connect()) as db, db:
+            db.execute("UPDATE jobs SET status = 'cancelled', finished_at = ? WHERE job_id = ? AND status IN (?, ?)",
+                       (now, job_id, *ACTIVE))
+        return self.job(job_id)
+
+    def result_path(self, job: NarrationJob) -> Path:
+        return self._job_folder(job.job_id) / f"book.{job.output}"
+
+    def result(self, job_id: str, owner: str | None = None) -> tuple[NarrationJob, Path]:
+        job = self.job(job_id, owner)
+        if job.status != "done":
+            raise JobNotReady(f"the audiobook job {job_id} is {job.status}; its result exists once it is done")
+        return job, self.result_path(job)
+
+    def narrate(self, studio: Studio, job_id: str, authorize: Authorize | None = None,
+                on_progress: Progress | None = None, workers: int = 1) -> NarrationJob:
+        """Render the chapters not yet done (`workers` at a time), then assemble and record the book.
+
+        Raises JobCancelled if the job is (or gets) cancelled; any other error marks the job failed
+        and is raised. Chapters finished before an error or a stop are kept for the next run."""
+        job = self.job(job_id)
+        if job.status not in ACTIVE:
+            raise BadInput(f"the audiobook job {job_id} is {job.status}; only queued or interrupted jobs run")
+        with closing(self._connect()) as db, db:
+            db.execute("UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?) WHERE job_id = ?",
+                       (time.time(), job_id))
+        try:
+            todo = [c.index for c in job.chapters if not c.done]
+            with ThreadPoolExecutor(max(1, workers)) as pool:
+                for _ in pool.map(lambda i: self._render_chapter(studio, job, i, authorize, on_progress), todo):
+                    pass
+            self._check_not_cancelled(job_id)
+            return self._assemble(studio, self.job(job_id), on_progress)
+        except JobCancelled:
+            raise
+        except Exception as e:
+            with closing(self._connect()) as db, db:
+                db.execute("UPDATE jobs SET status = 'failed', error = ?, finished_at = ? WHERE job_id = ?",
+                           (str(e) or type(e).__name__, time.time(), job_id))
+            raise
+
+    def _render_chapter(self, studio: Studio, job: NarrationJob, index: int, authorize: Authorize | None,
+                        on_progress: Progress | None) -> None:
+        self._check_not_cancelled(job.job_id)
+        with closing(self._connect()) as db:
+            text, = db.execute("SELECT text FROM job_chapters WHERE job_id = ? AND idx = ?",
+                               (job.job_id, index)).fetchone()
+        started = time.perf_counter()
+        result = studio.speak(text, voice=job.voice, style=job.style, format=OUTPUTS[job.output], authorize=authorize)
+        atomic_write(self._chapter_path(job, index), result.encoded)
+        with closing(self._connect()) as db, db:
+            db.execute("UPDATE job_chapters SET mark_id = ?, duration_s = ?, render_s = ?, finished_at = ? "
+                       "WHERE job_id = ? AND idx = ? AND mark_id IS NULL",
+                       (result.mark_id, round(len(result.audio) / result.sample_rate, 3),
+                        time.perf_counter() - started, time.time(), job.job_id, index))
+        if on_progress is not None:
+            on_progress(self.job(job.job_id))
+
+    def _assemble(self, studio: Studio, job: NarrationJob, on_progress: Progress | None) -> NarrationJob:
+        parts = [(c, self._chapter_path(job, c.index).read_bytes()) for c in job.chapters]
+        if job.output == "m4b":
+            data = mux_m4b([(c.title, encoded) for c, encoded in parts], title=job.title, author=None)
+            placed = _checked_m4b(studio, data, [c.mark_id for c, _ in parts])
+        else:
+            data, placed = _zipped(parts), [{"file": _chapter_name(c, "mp3")} for c, _ in parts]
+        entry = studio.ledger.append("audiobook", {
+            "job_id": job.job_id, "format": job.output, "voice": job.voice,
+            "audio_sha256": hashlib.sha256(data).hexdigest(),
+            "chapters": [{"index": c.index, "title": c.title, "mark_id": c.mark_id,
+                          "chapter_sha256": hashlib.sha256(encoded).hexdigest()} | where
+                         for (c, encoded), where in zip(parts, placed)],
+        }, now=studio.clock())
+        atomic_write(self.result_path(job), data)
+        with closing(self._connect()) as db, db:
+            db.execute("UPDATE jobs SET status = 'done', finished_at = ?, ledger_seq = ? "
+                       "WHERE job_id = ? AND status = 'running'", (time.time(), entry.seq, job.job_id))
+        done = self.job(job.job_id)
+        if on_progress is not None:
+            on_progress(done)
+        return done
+
+    def _check_not_cancelled(self, job_id: str) -> None:
+        if self.job(job_id).status == "cancelled":
+            raise JobCancelled(f"the audiobook job {job_id} was cancelled")
+
+    def _job_folder(self, job_id: str) -> Path:
+        folder = self.folder / job_id
+        folder.mkdir(exist_ok=True)
+        return folder
+
+    def _chapter_path(self, job: NarrationJob, index: int) -> Path:
+        return self._job_folder(job.job_id) / f"chapter-{index:04d}.{OUTPUTS[job.output]}"
+
+
+def _checked_m4b(studio: Studio, data: bytes, mark_ids: list[int]) -> list[dict[str, Any]]:
+    """Re-read the joined book and pass each chapter's span through the gate with its own mark,
+    so what leaves is checked as a whole file, not only as the chapters that went into it."""
+    samples, rate = decode_bytes(data)
+    spans = read_chapters(data)
+    if len(spans) != len(mark_ids):
+        raise VoicekitError(f"the M4B muxer wrote {len(spans)} chapter markers for {len(mark_ids)} chapters")
+    for span, mark_id in zip(spans, mark_ids):
+        piece = samples[round(span["start_s"] * rate):round(span["end_s"] * rate)]
+        studio.gate.check(audio.encode(piece, rate, "wav"), mark_id)
+    return [{"start_s": round(s["start_s"], 3), "end_s": round(s["end_s"], 3)} for s in spans]
+
+
+def _zipped(parts: list[tuple[ChapterState, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for chapter, encoded in parts:
+            archive.writestr(_chapter_name(chapter, "mp3"), encoded)
+        archive.writestr("chapters.json", json.dumps(
+            [{"index": c.index, "title": c.title, "mark_id": c.mark_id, "file": _chapter_name(c, "mp3")}
+             for c, _ in parts], indent=2))
+    return buffer.getvalue()
+
+
+def _chapter_name(chapter: ChapterState, ext: str) -> str:
+    slug = "".join(ch if ch.isalnum() else "-" for ch in chapter.title.lower()).strip("-")[:40] or "chapter"
+    return f"{chapter.index + 1:03d}-{slug}.{ext}"
