@@ -38,8 +38,8 @@ class NarrationRunner:
         while (job_id := self._queue.get()) is not None:
             try:
                 job = self.svc.narrations.job(job_id)
-                if job.status not in ("queued", "running"):
-                    continue
+                if job.status not in ("queued", "running") or job.key_id is None:
+                    continue  # finished, or a `voicekit audiobook` run's job (the CLI narrates its own)
                 key = self.svc.access.key(job.key_id)
                 self.svc.narrations.narrate(self.svc.studio, job_id, authorize=self._authorize(key),
                                             workers=self.svc.settings.speech_slots)

@@ -194,9 +194,11 @@ class Narrations:
         job = self.job(job_id)
         if job.status not in ACTIVE:
             raise BadInput(f"the audiobook job {job_id} is {job.status}; only queued or interrupted jobs run")
-        with closing(self._connect()) as db, db:
-            db.execute("UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?) WHERE job_id = ?",
-                       (time.time(), job_id))
+        with closing(self._connect()) as db, db:  # in one statement, so a cancel in between is not overwritten
+            started = db.execute("UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?) "
+                                 "WHERE job_id = ? AND status IN (?, ?)", (time.time(), job_id, *ACTIVE))
+        if started.rowcount != 1:
+            raise JobCancelled(f"the audiobook job {job_id} was cancelled before it started")
         try:
             todo = [c.index for c in job.chapters if not c.done]
             with ThreadPoolExecutor(max(1, workers)) as pool:
@@ -208,8 +210,9 @@ class Narrations:
             raise
         except Exception as e:
             with closing(self._connect()) as db, db:
-                db.execute("UPDATE jobs SET status = 'failed', error = ?, finished_at = ? WHERE job_id = ?",
-                           (str(e) or type(e).__name__, time.time(), job_id))
+                db.execute("UPDATE jobs SET status = 'failed', error = ?, finished_at = ? "
+                           "WHERE job_id = ? AND status IN (?, ?)", (str(e) or type(e).__name__, time.time(), job_id,
+                                                                      *ACTIVE))
             raise
 
     def _render_chapter(self, studio: Studio, job: NarrationJob, index: int, authorize: Authorize | None,

@@ -410,7 +410,11 @@ def _audiobook(args: argparse.Namespace) -> int:
         def progress(state) -> None:
             bar.update(state.as_dict()["words_done"] - bar.n)
 
-        done = narrations.narrate(studio, job.job_id, on_progress=progress, workers=2)
+        try:
+            done = narrations.narrate(studio, job.job_id, on_progress=progress, workers=2)
+        except KeyboardInterrupt:
+            narrations.cancel(job.job_id, studio.clock())
+            raise
     _, path = narrations.result(done.job_id)
     audio.write_file(args.output, path.read_bytes())
     view = done.as_dict()

@@ -208,3 +208,33 @@ def test_say_refuses_bad_ssml_and_prosody_in_one_line(home, tmp_path, args, mess
     run = voicekit(home, *args, "-o", str(out))
     assert run.returncode == 2 and message in one_line_error(run)
     assert not out.exists()
+
+
+def test_audiobook_narrates_a_book_to_an_m4b(home, tmp_path):
+    from voicekit.m4b import read_chapters
+
+    book = tmp_path / "tale.md"
+    book.write_text("# A Tale\n\n## Morning\n\nThe ferry left at dawn.\n\n## Night\n\nThe town was quiet again.\n")
+    out = tmp_path / "tale.m4b"
+    run = voicekit(home, "audiobook", str(book), "-o", str(out), "--voice", "heart", "--json")
+    assert run.returncode == 0, run.stderr
+    made = json.loads(run.stdout)
+    assert made["chapters"] == 2 and made["words"] == 10
+    assert [c["title"] for c in read_chapters(out.read_bytes())] == ["Morning", "Night"]
+
+    wrong = voicekit(home, "audiobook", str(book), "-o", str(tmp_path / "tale.mp3"))
+    assert wrong.returncode == 2 and ".m4b" in one_line_error(wrong)
+    missing = voicekit(home, "audiobook", str(tmp_path / "none.epub"), "-o", str(out))
+    assert missing.returncode == 2 and "none.epub" in one_line_error(missing)
+
+
+def test_api_keys_are_created_listed_and_revoked(home):
+    made = json.loads(voicekit(home, "api-keys", "create", "--owner", "ops", "--scopes", "audit", "--json").stdout)
+    revoked = voicekit(home, "api-keys", "revoke", made["key_id"], "--json")
+    assert revoked.returncode == 0 and json.loads(revoked.stdout)["revoked_at"]
+    listed = json.loads(voicekit(home, "api-keys", "list", "--json").stdout)
+    assert [k["revoked_at"] is not None for k in listed if k["key_id"] == made["key_id"]] == [True]
+    bad = voicekit(home, "api-keys", "create", "--owner", "ops", "--scopes", "speak,root")
+    assert bad.returncode == 2 and "root" in one_line_error(bad)
+    again = voicekit(home, "api-keys", "revoke", made["key_id"])
+    assert again.returncode == 3 and "already revoked" in one_line_error(again)
