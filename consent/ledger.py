@@ -10,6 +10,7 @@ import fcntl
 import hashlib
 import json
 import os
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,9 @@ class Ledger:
         self.entries_path = self.directory / "entries.jsonl"
         self.head_path = self.directory / "head.json"
         self.keys = keys
+        self._marks: set[int] = set()
+        self._marks_read_to = 0
+        self._marks_lock = threading.Lock()
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -115,7 +119,22 @@ class Ledger:
         return self.outputs_by_mark().get(mark_id)
 
     def mark_ids(self) -> set[int]:
-        return set(self.outputs_by_mark())
+        """Every output's mark id. The file only grows, so each call reads just the lines appended
+        since the last (a server picks a fresh mark per request; rereading the whole ledger would
+        make that cost grow with every output ever made)."""
+        with self._marks_lock:
+            if not self.entries_path.exists():
+                return set()
+            with open(self.entries_path, "rb") as f:
+                f.seek(self._marks_read_to)
+                for line in f:
+                    if not line.endswith(b"\n"):
+                        break  # an append in progress; read it next time
+                    self._marks_read_to += len(line)
+                    entry = json.loads(line)
+                    if entry.get("kind") == "output" and "mark_id" in entry.get("body", {}):
+                        self._marks.add(entry["body"]["mark_id"])
+            return set(self._marks)
 
     def verify(self) -> LedgerReport:
         """Check the whole chain, every signature and the signed head."""

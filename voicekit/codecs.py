@@ -27,8 +27,13 @@ class Codec:
     muxer: str
     bit_rate: int
     rates: tuple[int, ...]
+    options: tuple[tuple[str, str], ...] = ()
 
 
+# FFmpeg's "fast" AAC coder: 242x real time against 78x for the default two-loop search (one core,
+# 2 min of heart at 128 kbps), and the mark still verifies with p < 1e-300. AAC encoding had been a
+# third of an audiobook chapter's time.
+AAC_OPTIONS = (("aac_coder", "fast"),)
 AAC_RATES = (7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
 
 # Bit rates, measured with the keyed watermark on 10 sentences x 2 marks of the heart voice at 24 kHz
@@ -38,9 +43,9 @@ AAC_RATES = (7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000,
 CODECS: dict[str, Codec] = {
     "opus": Codec("libopus", "ogg", 96_000, (8000, 12000, 16000, 24000, 48000)),
     # AAC in ADTS: a bare stream of frames, what OpenAI's API returns for response_format=aac.
-    "aac": Codec("aac", "adts", 128_000, AAC_RATES),
+    "aac": Codec("aac", "adts", 128_000, AAC_RATES, AAC_OPTIONS),
     # AAC in an MP4 (.m4a) container, the form voicekit.m4b remuxes into audiobooks.
-    "m4a": Codec("aac", "ipod", 128_000, AAC_RATES),
+    "m4a": Codec("aac", "ipod", 128_000, AAC_RATES, AAC_OPTIONS),
 }
 
 
@@ -78,6 +83,7 @@ def encode(samples: np.ndarray, sample_rate: int, fmt: str) -> bytes:
     with av.open(buffer, "w", format=codec.muxer) as out:
         stream = out.add_stream(codec.encoder, rate=rate, layout="mono")
         stream.bit_rate = codec.bit_rate
+        stream.codec_context.options = dict(codec.options)
         if len(audio):
             frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio)[None, :], format="flt", layout="mono")
             frame.sample_rate = rate
