@@ -43,7 +43,8 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _BodyRefused(413, "body-too-large", f"the request body is over the {self.max_bytes}-byte limit")
+                    raise _BodyRefused(413, "body-too-large",
+                                       f"the request body is over the {self.max_bytes}-byte limit")
             return message
 
         async def tracked(message: Message) -> None:

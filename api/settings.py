@@ -1,4 +1,5 @@
-"""The service's limits and where its data lives: explicit values, read from the environment only by `voicekit serve`."""
+"""The service's limits and where its data lives: explicit values (the environment is read only
+by `voicekit serve`, for the data folder and key passphrase)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -19,7 +19,8 @@ async def read_limited(upload: UploadFile, limit: int, what: str) -> bytes:
 
 
 def saved(folder: Path, name: str, upload: UploadFile, data: bytes) -> Path:
-    """Write `data` under `folder` with the upload's extension (the decoder looks at content, the name is for messages)."""
+    """Write `data` under `folder` with the upload's extension (the decoder reads the content; the
+    name only appears in messages)."""
     suffix = Path(upload.filename or "").suffix.lower()
     path = folder / f"{name}{suffix if suffix.isascii() and len(suffix) <= 6 else ''}"
     path.write_bytes(data)

@@ -53,8 +53,8 @@ def start_server(home: Path) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "voicekit.cli", "--home", str(home), "serve", "--port", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [sys.executable, "-m", "voicekit.cli", "--home", str(home), "serve", "--port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:
@@ -87,7 +87,10 @@ def speech_level(url: str, key: str, clients: int, requests: int, seconds: float
                     ok, response = False, e
                 elapsed = time.perf_counter() - started
                 with lock:
-                    (latencies if ok else errors).append(elapsed if ok else str(getattr(response, "status_code", response)))
+                    if ok:
+                        latencies.append(elapsed)
+                    else:
+                        errors.append(str(getattr(response, "status_code", response)))
 
     started = time.perf_counter()
     threads = [threading.Thread(target=client) for _ in range(clients)]
@@ -146,7 +149,7 @@ def audiobook(url: str, key: str, words: int) -> dict:
     wall = time.perf_counter() - started
     book = httpx.get(f"{url}/v1/audiobooks/{job['job_id']}/result", headers=headers, timeout=120)
     per_minute = state["words_done"] / (wall / 60)
-    return {"status": state["status"], "words": state["words_done"], "chapters": state["chapters_done"],
+    return {"status": state["status"], "error": state["error"], "words": state["words_done"], "chapters": state["chapters_done"],
             "audio_s": state["seconds_done"], "wall_s": round(wall, 1), "words_per_minute": round(per_minute),
             "real_time_factor": round(state["seconds_done"] / wall, 1), "m4b_bytes": len(book.content),
             "minutes_for_100k_words": round(100_000 / per_minute, 1)}
@@ -154,7 +157,8 @@ def audiobook(url: str, key: str, words: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=48, help="requests per concurrency level (32 clients: at least 64)")
+    parser.add_argument("--requests", type=int, default=48,
+                        help="requests per concurrency level (at least 2 per client)")
     parser.add_argument("--seconds", type=float, default=120, help="time bound per level")
     parser.add_argument("--book-words", type=int, default=20_000)
     args = parser.parse_args()

@@ -58,7 +58,8 @@ async def enroll(
     wanted = tuple(s.strip() for s in scopes.split(",") if s.strip())
     with tempfile.TemporaryDirectory(prefix="voicekit-enroll-") as folder:
         consent_path = saved(Path(folder), "consent", consent, consent_data)
-        paths = [saved(Path(folder), f"reference-{i}", r, d) for i, (r, d) in enumerate(zip(references, reference_data))]
+        paths = [saved(Path(folder), f"reference-{i}", r, d)
+                 for i, (r, d) in enumerate(zip(references, reference_data))]
         profile = await run_in_threadpool(svc.studio.enroll, challenge_id, consent_path, paths, wanted, expires_at,
                                           name, keep_references)
     svc.access.set_owner(profile.voice_id, key.owner, now=svc.studio.clock())

@@ -3,6 +3,7 @@ chapters becomes an M4B whose chapter markers and per-chapter marks are checked;
 a zip of MP3s; jobs are private to their owner and can be cancelled."""
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import time
@@ -57,7 +58,6 @@ def test_an_epub_becomes_an_m4b_with_chapter_markers_and_a_mark_per_chapter(clie
         assert service.studio.ledger.find_mark(mark_id).body["format"] == "m4a"
     entry = [e for e in service.studio.ledger.entries() if e.kind == "audiobook" and e.seq == done["ledger_seq"]][0]
     assert [c["mark_id"] for c in entry.body["chapters"]] == mark_ids
-    import hashlib
     assert entry.body["audio_sha256"] == hashlib.sha256(book.content).hexdigest()
 
 
