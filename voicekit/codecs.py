@@ -37,9 +37,10 @@ AAC_OPTIONS = (("aac_coder", "fast"),)
 AAC_RATES = (7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
 
 # Bit rates, measured with the keyed watermark on 10 sentences x 2 marks of the heart voice at 24 kHz
-# (one gate check each, no retries): at 96 kbps Opus and 128 kbps AAC all 20 pass with p < 1e-40;
-# at 64 kbps all still pass; at 48 kbps the gate refuses 2/20 Opus and 8/20 ADTS AAC clips, and at
-# 24 kbps 19/20 Opus clips. So the rates below sit at least twice above the first refusals.
+# (one gate check each, no retries): at 96 kbps Opus and 128 kbps AAC (fast coder) all 20 pass with
+# p < 1e-40. Opus still passes 20/20 at 64 kbps, refuses 2/20 at 48 and 19/20 at 24 kbps; the fast
+# AAC coder refuses 2/20 M4A clips at 64 kbps (the two-loop coder passed all at 64 and refused 8/20
+# ADTS clips at 48). So the rates below sit at least twice above the first refusals.
 CODECS: dict[str, Codec] = {
     "opus": Codec("libopus", "ogg", 96_000, (8000, 12000, 16000, 24000, 48000)),
     # AAC in ADTS: a bare stream of frames, what OpenAI's API returns for response_format=aac.

@@ -242,10 +242,10 @@ class Studio:
             return self._engines[name]
 
     def _rendering(self, engine: Engine) -> AbstractContextManager:
-        """Held while `engine` renders. An engine that says it is `thread_safe` renders for several
-        threads at once; the others (all of ours today: heart's phonemiser rendered nothing about
-        once in 60 calls under 8 threads, and espeak-ng behind Piper and coqui is one process-wide
-        state) take turns on one lock. Watermarking, encoding and the gate still run in parallel."""
+        """Held while `engine` renders. Engines that say they are `thread_safe` (heart: its ONNX
+        session and vocoder keep no state between calls) render for several threads at once; the
+        others take turns on one lock, because espeak-ng's phonemiser (behind Piper and coqui) is
+        one process-wide state."""
         return nullcontext() if getattr(engine, "thread_safe", False) else self._render_lock
 
     def speak(self, text: str, voice: str = "heart", sample_rate: int = DEFAULT_RATE, format: str = "wav",

@@ -113,8 +113,7 @@ def test_openai_shaped_requests_in_every_response_format(client, keys, service, 
     else:
         samples, rate = decode_bytes(response.content)
     assert 2.5 < len(samples) / rate < 8
-    found = service.studio.watermarker.detect(samples, rate)
-    assert found.payload_id == mark_id
+    assert service.studio.watermarker.verify(samples, rate, mark_id).p_value < 1e-6  # the gate's own test
     assert service.studio.ledger.find_mark(mark_id).body["format"] == fmt
 
 

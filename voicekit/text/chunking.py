@@ -6,17 +6,24 @@ pysbd finds sentence boundaries (abbreviations, decimals, initials); a sentence 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+import threading
 
 MAX_CHARS = 300
 _CLAUSE = re.compile(r"(?<=[,;:\u2014])\s+")
 
 
-@lru_cache(maxsize=1)
-def _segmenter():
-    import pysbd
+_per_thread = threading.local()
 
-    return pysbd.Segmenter(language="en", clean=False)
+
+def _segmenter():
+    """This thread's segmenter: a pysbd Segmenter keeps the text it works on in itself, so two
+    threads sharing one got each other's sentences, or none (an audiobook chapter refused as
+    having nothing to say, found by the load benchmark)."""
+    if not hasattr(_per_thread, "segmenter"):
+        import pysbd
+
+        _per_thread.segmenter = pysbd.Segmenter(language="en", clean=False)
+    return _per_thread.segmenter
 
 
 def sentences(text: str, max_chars: int = MAX_CHARS) -> list[str]:
