@@ -14,3 +14,13 @@ def test_abbreviations_do_not_end_sentences():
 
 def test_blank_text_gives_no_chunks():
     assert sentences("  \n\n  ") == []
+
+
+def test_threads_splitting_at_once_each_get_their_own_sentences():
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [" ".join(f"Sentence {n} of text {k} is here." for n in range(40)) for k in range(8)]
+    expected = [sentences(t) for t in texts]
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(5):
+            assert list(pool.map(sentences, texts)) == expected
