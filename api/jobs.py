@@ -6,9 +6,12 @@ import queue
 import threading
 
 from api.deps import Service
+from consent.access import ApiKey
 from consent.errors import ConsentError
+from consent.profiles import VoiceProfile
 from voicekit.audiobook import JobCancelled
 from voicekit.errors import VoicekitError
+from voicekit.studio import Authorize
 
 log = logging.getLogger("voicekit.api.jobs")
 
@@ -50,9 +53,9 @@ class NarrationRunner:
             except Exception:  # the job is marked failed; the runner goes on with the next one
                 log.exception("audiobook job %s failed", job_id)
 
-    def _authorize(self, key):
+    def _authorize(self, key: ApiKey) -> Authorize:
         """Each chapter re-checks the voice for the job's key: a key revoked mid-book stops the book."""
-        def check(profile) -> None:
+        def check(profile: VoiceProfile) -> None:
             current = self.svc.access.key(key.key_id)
             if current.revoked_at is not None:
                 raise ConsentError(f"the API key {key.key_id} that started this job was revoked")

@@ -47,6 +47,8 @@ CREATE TABLE IF NOT EXISTS voice_access (
     PRIMARY KEY (voice_id, owner)
 );
 """
+_SELECT_KEY = ("SELECT key_id, owner, scopes, secret_sha256, rate_per_minute, created_at, revoked_at "
+               "FROM api_keys")
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,7 @@ class AccessControl:
                    rate_per_minute: int = DEFAULT_RATE_PER_MINUTE) -> tuple[ApiKey, str]:
         """A new key and its secret (`vk_<key id>_<secret>`), which is not stored and cannot be shown again.
         Raises ValueError for an unknown scope, a bad owner name or a rate below 1."""
-        if not OWNER_NAME.fullmatch(owner):
-            raise ValueError(f"owner {owner!r}: use 1-64 letters, digits, '.', '_', '@' or '-'")
+        _check_owner(owner)
         unknown = sorted(set(scopes) - set(API_SCOPES))
         if unknown or not scopes:
             raise ValueError(f"scopes must be among {', '.join(API_SCOPES)}; got {', '.join(unknown) or 'none'}")
@@ -121,8 +122,8 @@ class AccessControl:
 
     def keys(self) -> list[ApiKey]:
         with closing(self._connect()) as db:
-            rows = db.execute("SELECT key_id FROM api_keys ORDER BY created_at, key_id").fetchall()
-        return [self._row(r[0])[0] for r in rows]
+            rows = db.execute(f"{_SELECT_KEY} ORDER BY created_at, key_id").fetchall()
+        return [_stored(row)[0] for row in rows]
 
     def revoke_key(self, key_id: str, now: float) -> None:
         """Raises UnknownApiKey, or ApiKeyInvalid if it was already revoked."""
@@ -141,8 +142,7 @@ class AccessControl:
 
     def grant(self, voice_id: str, owner: str, now: float) -> None:
         """Let `owner`'s keys speak with `voice_id` too."""
-        if not OWNER_NAME.fullmatch(owner):
-            raise ValueError(f"owner {owner!r}: use 1-64 letters, digits, '.', '_', '@' or '-'")
+        _check_owner(owner)
         self._relate(voice_id, owner, "grant", now)
 
     def _relate(self, voice_id: str, owner: str, relation: str, now: float) -> None:
@@ -175,12 +175,19 @@ class AccessControl:
 
     def _row(self, key_id: str) -> tuple[ApiKey, str] | None:
         with closing(self._connect()) as db:
-            row = db.execute("SELECT key_id, owner, scopes, secret_sha256, rate_per_minute, created_at, revoked_at "
-                             "FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
-        if row is None:
-            return None
-        kid, owner, scopes, digest, rate, created, revoked = row
-        return ApiKey(kid, owner, tuple(json.loads(scopes)), rate, created, revoked), digest
+            row = db.execute(f"{_SELECT_KEY} WHERE key_id = ?", (key_id,)).fetchone()
+        return None if row is None else _stored(row)
+
+
+def _stored(row: tuple) -> tuple[ApiKey, str]:
+    """A row of _SELECT_KEY -> the key and its secret's SHA-256."""
+    kid, owner, scopes, digest, rate, created, revoked = row
+    return ApiKey(kid, owner, tuple(json.loads(scopes)), rate, created, revoked), digest
+
+
+def _check_owner(owner: str) -> None:
+    if not OWNER_NAME.fullmatch(owner):
+        raise ValueError(f"owner {owner!r}: use 1-64 letters, digits, '.', '_', '@' or '-'")
 
 
 def _digest(secret: str) -> str:

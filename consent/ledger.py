@@ -85,7 +85,7 @@ class Ledger:
     def append(self, kind: str, body: dict[str, Any], now: float) -> LedgerEntry:
         """Append one entry (fsynced) and move the signed head to it."""
         with self._locked():
-            head = self._read_head()
+            head = self.head()
             seq, prev = (head["seq"] + 1, head["hash"]) if head else (0, GENESIS)
             digest = LedgerEntry.digest(seq, prev, now, kind, body)
             entry = LedgerEntry(seq, prev, now, kind, body, digest, self.keys.sign(bytes.fromhex(digest)))
@@ -112,7 +112,7 @@ class Ledger:
 
     def outputs_by_mark(self) -> dict[int, LedgerEntry]:
         """Every output entry, keyed by its watermark payload (one read of the ledger)."""
-        return {e.body["mark_id"]: e for e in self.entries() if e.kind == "output" and "mark_id" in e.body}
+        return {e.body["mark_id"]: e for e in self.entries() if _names_mark(e.kind, e.body)}
 
     def find_mark(self, mark_id: int) -> LedgerEntry | None:
         """The output entry whose watermark payload is mark_id, if any."""
@@ -132,7 +132,7 @@ class Ledger:
                         break  # an append in progress; read it next time
                     self._marks_read_to += len(line)
                     entry = json.loads(line)
-                    if entry.get("kind") == "output" and "mark_id" in entry.get("body", {}):
+                    if _names_mark(entry.get("kind"), entry.get("body", {})):
                         self._marks.add(entry["body"]["mark_id"])
             return set(self._marks)
 
@@ -156,7 +156,7 @@ class Ledger:
                 prev = last_hash = entry.hash
         except LedgerCorrupt as e:
             problems.append(str(e))
-        head = self._read_head()
+        head = self.head()
         if head is None:
             if count:
                 problems.append("the signed head is missing")
@@ -173,12 +173,14 @@ class Ledger:
 
     def head(self) -> dict[str, Any] | None:
         """The signed head (seq and hash of the last entry), unverified; None for an empty ledger."""
-        return self._read_head()
-
-    def _read_head(self) -> dict[str, Any] | None:
         if not self.head_path.exists():
             return None
         try:
             return json.loads(self.head_path.read_bytes())
         except ValueError as e:
             raise LedgerCorrupt("the ledger head is not valid JSON") from e
+
+
+def _names_mark(kind: str | None, body: dict[str, Any]) -> bool:
+    """Whether an entry is an output that records a watermark payload."""
+    return kind == "output" and "mark_id" in body

@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("--lexicon", type=Path, metavar="FILE",
                      help="pronunciations for this request: a PLS file (.pls/.xml) or word<TAB>IPA lines")
     say.add_argument("--timings", type=Path, metavar="FILE", help="write word start/end times and marks as JSON")
-    say.add_argument("-o", "--output", required=True, type=Path, help="output file: .wav, .flac, .ogg or .mp3")
+    say.add_argument("-o", "--output", required=True, type=Path, help="output file: .wav, .flac, .ogg, .mp3, .opus, .aac or .m4a")
     say.add_argument("--voice", default="heart", help="heart, joe, a registered model voice or profile:ID (default heart)")
     say.add_argument("--clone-with", metavar="MODEL_VOICE",
                      help="speak profile:ID with this registered cloning model (XTTS-v2, YourTTS) instead of its fit")

@@ -276,10 +276,10 @@ class Studio:
         timings["synthesis"], t = time.perf_counter() - t, time.perf_counter()
 
         mark_id, marked, encoded, verdict = self._marked_and_checked(samples, sample_rate, checked_as, timings)
-        t = time.perf_counter()
         released, released_rate = decode_bytes(encoded)
         if format == PCM:
             encoded = audio.wav_samples(encoded)
+        t = time.perf_counter()
 
         entry = self.ledger.append("output", request.provenance(mark_id, self.watermarker.name,
                                                                 self.keys.current_key_id) | {
@@ -318,8 +318,7 @@ class Studio:
                format: str = PCM, authorize: Authorize | None = None) -> "SpeechStream":
         """Like speak, but the audio comes a sentence at a time, each chunk watermarked with the
         stream's mark and passed by the gate before it is handed out, in `format` (STREAM_FORMATS).
-        The request is
-        checked (markup, consent) here, before anything renders; the ledger gets the output entry
+        The request is checked (markup, consent) here, before anything renders; the ledger gets the output entry
         before the first chunk leaves and a closing entry (all released audio's SHA-256, whether
         the stream was read to the end) when it ends or is closed."""
         if format not in STREAM_FORMATS:

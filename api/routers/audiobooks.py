@@ -10,6 +10,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from api.deps import ServiceDep, SpeakKey
 from api.problems import Problem
+from consent.access import ApiKey
 from api.uploads import read_limited
 from voicekit.books import MAX_BOOK_BYTES, read_book
 from voicekit.styles import STYLES
@@ -97,6 +98,6 @@ def cancel(job_id: str, svc: ServiceDep, key: SpeakKey) -> dict:
     return svc.narrations.cancel(job_id, svc.studio.clock(), _owner(key)).as_dict()
 
 
-def _owner(key) -> str | None:
+def _owner(key: ApiKey) -> str | None:
     """Jobs are private to their owner; an admin key sees all."""
     return None if "admin" in key.scopes else key.owner

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import EnrollKey, ProfilesKey, ServiceDep
+from api.deps import EnrollKey, ProfilesKey, Service, ServiceDep
 from api.problems import Problem
 from api.uploads import read_limited, saved
 from api.views import voice_view
@@ -97,13 +97,13 @@ def grant(voice_id: str, body: GrantRequest, svc: ServiceDep, key: ProfilesKey) 
     return {"voice_id": voice_id, "owner": body.owner}
 
 
-def _visible(svc, key: ApiKey, status: VoiceStatus) -> bool:
+def _visible(svc: Service, key: ApiKey, status: VoiceStatus) -> bool:
     if status.profile is None:  # tampered: only an admin sees it, and never uses it
         return "admin" in key.scopes
     return status.profile.kind == "clone" and svc.access.may_use(key, status.profile)
 
 
-def _status(svc, key: ApiKey, voice_id: str) -> VoiceStatus:
+def _status(svc: Service, key: ApiKey, voice_id: str) -> VoiceStatus:
     """The profile's status if this key may see it; an unseen profile is reported unknown, so ids cannot be probed."""
     try:
         status = svc.studio.registry.status_at(voice_id, svc.studio.clock())
@@ -114,7 +114,7 @@ def _status(svc, key: ApiKey, voice_id: str) -> VoiceStatus:
     return status
 
 
-def _owned(svc, key: ApiKey, voice_id: str) -> None:
+def _owned(svc: Service, key: ApiKey, voice_id: str) -> None:
     """Only the owner who enrolled a voice (or an admin) may revoke or grant it."""
     _status(svc, key, voice_id)
     if not svc.access.owns(key, voice_id):

@@ -33,7 +33,9 @@ class _Word:
 
 class HeartEngine:
     name = "heart"
-    thread_safe = True  # checked: 6 threads on one engine render exactly what one thread does
+    # Checked: 6 threads on one engine render exactly what one thread does, and 8 threads through
+    # Studio.speak rendered 150 requests of 1-30 sentences without a failure.
+    thread_safe = True
     sample_rate = 24000
     licence = "Apache-2.0 (hibari-tts, voice 'heart')"
     inline_phonemes = "misaki"  # takes [word](/phonemes/) in its text (voicekit.text.lexicon)
