@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -134,8 +136,9 @@ class CoquiEngine:
         return self.family == "vits" and manager is not None and manager.encoder is not None
 
     def synthesize(self, sentence: str) -> np.ndarray:
-        wav = self._synthesizer.tts(sentence, speaker_name=self.speaker, language_name=self.language,
-                                    split_sentences=False)
+        with seeded(sentence):
+            wav = self._synthesizer.tts(sentence, speaker_name=self.speaker, language_name=self.language,
+                                        split_sentences=False)
         return np.asarray(wav, np.float32)
 
     def cloned(self, key: str, references: Callable[[], list[tuple[np.ndarray, int]]]) -> "CoquiClone":
@@ -199,7 +202,7 @@ class CoquiClone:
         import torch
 
         model = self.engine._model
-        with torch.inference_mode():
+        with torch.inference_mode(), seeded(sentence):
             if self.engine.family == "xtts":
                 settings = {k: model.config[k] for k in ("temperature", "length_penalty", "repetition_penalty",
                                                            "top_k", "top_p")}
@@ -223,3 +226,14 @@ class CoquiClone:
                                                   "speaker_ids": None, "d_vectors": self.conditioning["d_vector"],
                                                   "language_ids": language_id})
         return outputs["model_outputs"]
+
+
+@contextmanager
+def seeded(sentence: str) -> Iterator[None]:
+    """torch's generator seeded from the sentence (CRC-32) for one call and restored after it, so
+    the same request renders the same audio (VITS and XTTS sample noise and tokens)."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(zlib.crc32(sentence.encode("utf-8")))
+        yield
