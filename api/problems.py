@@ -45,6 +45,9 @@ _MAPPED: list[tuple[type[Exception], int, str]] = [
     (consent_errors.ProfileTampered, 409, "profile-tampered"),
     (consent_errors.ChallengeInvalid, 409, "challenge-invalid"),
     (consent_errors.EnrollmentRefused, 422, "enrollment-refused"),
+    # Nothing is released while the ledger cannot record it: the operator must run `ledger repair`.
+    (consent_errors.LedgerBroken, 503, "ledger-broken"),
+    (consent_errors.LedgerCorrupt, 503, "ledger-corrupt"),
     (detection_errors.UnreadableAudio, 400, "unreadable-audio"),
     # What the gate refuses in practice is audio too short or quiet to carry a verifiable mark
     # (a lone symbol or syllable), after three marks were tried: the request's content, so 422.

@@ -6,7 +6,13 @@ as the secret is to guess, and a lookup by the key's public id keeps the compari
 
 Enrolled voices (profiles of kind "clone") are private: a key may speak with one only if its owner
 enrolled it or was granted it. House and model voices are open to every key with the speak scope.
-An admin key may use and manage everything. Key creation, revocation and grants go to the ledger.
+An admin key may use and manage everything.
+
+Key creation, revocation and grants are signed ledger entries, and the ledger decides: a key is
+valid only while its last entry is the creation that matches its row (owner, scopes, rate, secret
+hash), and a voice is granted only while a signed `voice-access` entry says so. Rows written or
+edited in SQLite (a grant, a widened scope, a revived key) are refused. Each check is one lookup in
+the ledger's index and one signature, whatever the ledger's size.
 """
 from __future__ import annotations
 
@@ -17,12 +23,13 @@ import re
 import secrets
 import sqlite3
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from consent.errors import ApiKeyInvalid, ProfileNotGranted, UnknownApiKey
+from consent.errors import ApiKeyInvalid, ProfileNotGranted, SignatureInvalid, UnknownApiKey
 from consent.ledger import Ledger
 from consent.profiles import VoiceProfile
+from consent.registry import connect
 
 API_SCOPES = ("speak", "enroll", "profiles", "audit", "admin")
 DEFAULT_RATE_PER_MINUTE = 600
@@ -78,7 +85,7 @@ class AccessControl:
             db.executescript(_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=30)
+        return connect(self.path)
 
     def create_key(self, owner: str, scopes: tuple[str, ...], now: float,
                    rate_per_minute: int = DEFAULT_RATE_PER_MINUTE) -> tuple[ApiKey, str]:
@@ -92,11 +99,14 @@ class AccessControl:
             raise ValueError("rate_per_minute must be at least 1")
         key = ApiKey(secrets.token_hex(6), owner, tuple(s for s in API_SCOPES if s in scopes), rate_per_minute, now)
         secret = secrets.token_urlsafe(32)
+        # The secret's SHA-256 is signed too (256 random bits: the hash gives nothing away), so a
+        # row whose hash was swapped for one the attacker knows does not authenticate.
+        self.ledger.append("api-key-created", {
+            "key_id": key.key_id, "owner": owner, "scopes": list(key.scopes), "rate_per_minute": rate_per_minute,
+            "secret_sha256": _digest(secret), "created_at": now}, now=now, subject=_key_subject(key.key_id))
         with closing(self._connect()) as db, db:
             db.execute("INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, NULL)",
                        (key.key_id, owner, json.dumps(list(key.scopes)), _digest(secret), rate_per_minute, now))
-            self.ledger.append("api-key-created", {"key_id": key.key_id, "owner": owner,
-                                                   "scopes": list(key.scopes)}, now=now)
         return key, f"vk_{key.key_id}_{secret}"
 
     def authenticate(self, presented: str) -> ApiKey:
@@ -113,6 +123,25 @@ class AccessControl:
             raise ApiKeyInvalid(f"the API key {key_id} was revoked")
         return key
 
+    def _signed(self, key: ApiKey, digest: str) -> ApiKey:
+        """The stored key as its last signed entry says; raises ApiKeyInvalid when the row was
+        written or edited by hand (scopes, owner, rate or secret), or when it was revoked."""
+        try:
+            entry = self.ledger.latest(_key_subject(key.key_id), ("api-key-created", "api-key-revoked"))
+        except SignatureInvalid as e:
+            raise ApiKeyInvalid(f"the API key {key.key_id}'s ledger entry does not verify: {e}") from e
+        if entry is None:
+            raise ApiKeyInvalid(f"the API key {key.key_id} has no signed creation in the ledger "
+                                "(a row written into the database by hand)")
+        if entry.kind == "api-key-revoked":
+            return replace(key, revoked_at=entry.time)
+        body = entry.body
+        signed = (body.get("owner"), tuple(body.get("scopes", ())), body.get("rate_per_minute"), body.get("secret_sha256"))
+        if signed != (key.owner, key.scopes, key.rate_per_minute, digest) or key.revoked_at is not None:
+            raise ApiKeyInvalid(f"the API key {key.key_id}'s stored record differs from its signed creation "
+                                f"(ledger entry {entry.seq}): it was edited in the database")
+        return key
+
     def key(self, key_id: str) -> ApiKey:
         """The stored key (active or revoked); raises UnknownApiKey."""
         row = self._row(key_id)
@@ -123,18 +152,21 @@ class AccessControl:
     def keys(self) -> list[ApiKey]:
         with closing(self._connect()) as db:
             rows = db.execute(f"{_SELECT_KEY} ORDER BY created_at, key_id").fetchall()
-        return [_stored(row)[0] for row in rows]
+        keys = []
+        for row in rows:
+            try:
+                keys.append(self._signed(*_stored(row)))
+            except ApiKeyInvalid:
+                continue  # a forged or edited row is not a key
+        return keys
 
     def revoke_key(self, key_id: str, now: float) -> None:
         """Raises UnknownApiKey, or ApiKeyInvalid if it was already revoked."""
+        if self.key(key_id).revoked_at is not None:
+            raise ApiKeyInvalid(f"the API key {key_id} was already revoked")
+        self.ledger.append("api-key-revoked", {"key_id": key_id}, now=now, subject=_key_subject(key_id))
         with closing(self._connect()) as db, db:
-            changed = db.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
-                                 (now, key_id))
-            if changed.rowcount != 1:
-                if self._row(key_id) is None:
-                    raise UnknownApiKey(f"no API key {key_id!r}")
-                raise ApiKeyInvalid(f"the API key {key_id} was already revoked")
-            self.ledger.append("api-key-revoked", {"key_id": key_id}, now=now)
+            db.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ?", (now, key_id))
 
     def set_owner(self, voice_id: str, owner: str, now: float) -> None:
         """Record who enrolled a voice (the HTTP enrollment route calls this)."""
@@ -146,26 +178,29 @@ class AccessControl:
         self._relate(voice_id, owner, "grant", now)
 
     def _relate(self, voice_id: str, owner: str, relation: str, now: float) -> None:
+        if self._relation(voice_id, owner) is not None:
+            return
+        self.ledger.append("voice-access", {"voice_id": voice_id, "owner": owner, "relation": relation}, now=now,
+                           subject=_access_subject(voice_id, owner))
         with closing(self._connect()) as db, db:
             db.execute("INSERT OR IGNORE INTO voice_access VALUES (?, ?, ?, ?)", (voice_id, owner, relation, now))
-            self.ledger.append("voice-access", {"voice_id": voice_id, "owner": owner, "relation": relation}, now=now)
+
+    def _relation(self, voice_id: str, owner: str) -> str | None:
+        """"owner" or "grant" as the signed ledger says (a row in voice_access alone grants nothing)."""
+        try:
+            entry = self.ledger.latest(_access_subject(voice_id, owner), ("voice-access",))
+        except SignatureInvalid:
+            return None
+        return None if entry is None else entry.body.get("relation")
 
     def may_use(self, key: ApiKey, profile: VoiceProfile) -> bool:
         if profile.kind != "clone" or "admin" in key.scopes:
             return True
-        with closing(self._connect()) as db:
-            row = db.execute("SELECT 1 FROM voice_access WHERE voice_id = ? AND owner = ?",
-                             (profile.voice_id, key.owner)).fetchone()
-        return row is not None
+        return self._relation(profile.voice_id, key.owner) is not None
 
     def owns(self, key: ApiKey, voice_id: str) -> bool:
         """Whether `key` may revoke or grant the voice: its owner enrolled it, or it is an admin key."""
-        if "admin" in key.scopes:
-            return True
-        with closing(self._connect()) as db:
-            row = db.execute("SELECT 1 FROM voice_access WHERE voice_id = ? AND owner = ? AND relation = 'owner'",
-                             (voice_id, key.owner)).fetchone()
-        return row is not None
+        return "admin" in key.scopes or self._relation(voice_id, key.owner) == "owner"
 
     def check_use(self, key: ApiKey, profile: VoiceProfile) -> None:
         """Raises ProfileNotGranted unless `key` may speak with `profile`."""
@@ -174,15 +209,27 @@ class AccessControl:
                 f"the voice {profile.voice_id!r} was enrolled by another owner and not granted to {key.owner!r}")
 
     def _row(self, key_id: str) -> tuple[ApiKey, str] | None:
+        """The stored key, checked against its signed entries, and its secret's SHA-256."""
         with closing(self._connect()) as db:
             row = db.execute(f"{_SELECT_KEY} WHERE key_id = ?", (key_id,)).fetchone()
-        return None if row is None else _stored(row)
+        if row is None:
+            return None
+        key, digest = _stored(row)
+        return self._signed(key, digest), digest
 
 
 def _stored(row: tuple) -> tuple[ApiKey, str]:
     """A row of _SELECT_KEY -> the key and its secret's SHA-256."""
     kid, owner, scopes, digest, rate, created, revoked = row
     return ApiKey(kid, owner, tuple(json.loads(scopes)), rate, created, revoked), digest
+
+
+def _key_subject(key_id: str) -> str:
+    return f"api-key {key_id}"
+
+
+def _access_subject(voice_id: str, owner: str) -> str:
+    return f"access {voice_id} {owner}"
 
 
 def _check_owner(owner: str) -> None:

@@ -6,8 +6,10 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write(path: Path | str, data: bytes, mode: int = 0o644) -> None:
+def atomic_write(path: Path | str, data: bytes, mode: int = 0o600) -> None:
     """Write `data` to a temporary file beside `path`, fsync it, then rename it over `path`.
+    mode: private by default (voicekit's data holds speaker embeddings and signed records); pass
+    0o644 for files meant to be shared, such as rendered audio.
 
     Raises OSError (missing folder, no permission, disk full); on any failure nothing is left behind.
     """

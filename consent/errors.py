@@ -34,6 +34,15 @@ class LedgerCorrupt(ConsentError):
     """The ledger cannot be read or appended to because its chain is broken."""
 
 
+class LedgerBroken(LedgerCorrupt):
+    """The chain is broken (missing, cut, forked, edited): nothing is appended, so no audio is
+    released, until `voicekit ledger repair` records the damage in a signed entry."""
+
+
+class CheckpointInvalid(LedgerCorrupt):
+    """An auditor's checkpoint does not verify, or the ledger no longer holds the entry it names."""
+
+
 class SignatureInvalid(ConsentError):
     """A signature does not verify, or names a key id we do not hold."""
 

@@ -3,6 +3,10 @@
 Layout under <home>/keys: `<key_id>.pem` (PKCS#8 private key, mode 0600), `<key_id>.pub` (raw public key,
 hex) and `current` (the key id that signs new records). Older keys stay so their signatures keep
 verifying and their watermarks keep being found after a rotation.
+
+A key file proves nothing by being on disk: anyone who can write to the folder can plant a `.pub`.
+Only keys named by `trust` (the pinned root and the keys it introduced, see `consent.trust`) verify
+signatures or derive watermark secrets; the others are listed by `untrusted()` for reports.
 """
 from __future__ import annotations
 
@@ -51,6 +55,9 @@ class RegistryKeys:
         self.current_key_id = current
         self._directory = directory
         self._passphrase = passphrase
+        # Until a trust store narrows it, the keys whose private part we hold (a planted `.pub`
+        # never signs); `consent.trust` sets the pinned root and the keys it introduced.
+        self._trusted = set(private)
 
     @classmethod
     def open(cls, directory: Path, passphrase: bytes | None = None) -> "RegistryKeys":
@@ -76,46 +83,82 @@ class RegistryKeys:
             raise KeyStoreError(f"the current signing key {current} is missing from the key store")
         return cls(private, public, current, directory, passphrase)
 
-    def rotate(self) -> str:
-        """Make a new signing key and sign with it from now on; returns its id.
-
-        Older keys stay: their signatures keep verifying and their watermarks keep being found.
-        """
+    def new_key(self) -> str:
+        """Make a new key pair on disk, neither trusted nor current; returns its id. A rotation
+        introduces it with an entry signed by the current key, then calls `make_current`."""
         if self._directory is None:
             raise KeyStoreError("these keys were not opened from a key store; nothing to rotate")
-        kid = _write_new_key(self._directory, self._passphrase)
+        kid = _write_new_key(self._directory, self._passphrase, make_current=False)
         key = _load_private(self._directory / f"{kid}.pem", self._passphrase)
         self._private[kid] = key
         self._public[kid] = key.public_key()
-        self.current_key_id = kid
         return kid
 
-    def sign(self, data: bytes) -> Signature:
-        value = self._private[self.current_key_id].sign(data)
-        return Signature(self.current_key_id, base64.b64encode(value).decode("ascii"))
+    def make_current(self, key_id: str) -> None:
+        """Sign with `key_id` from now on; it must be trusted and its private key held."""
+        if key_id not in self._private or key_id not in self._trusted:
+            raise KeyStoreError(f"key {key_id} cannot sign: it is not a trusted key of this store")
+        if self._directory is not None:
+            atomic_write(self._directory / "current", key_id.encode() + b"\n", mode=0o600)
+        self.current_key_id = key_id
+
+    def set_trusted(self, key_ids: set[str], require_current: bool = True) -> None:
+        """Verify with these keys only (the trust store's verdict); the current key must be among them."""
+        if require_current and self.current_key_id not in key_ids:
+            raise KeyStoreError(
+                f"the current signing key {self.current_key_id} was never introduced by a trusted key "
+                "(a key planted in the key folder, or a rotation that did not finish)")
+        self._trusted = set(key_ids) & set(self._public)
+
+    def trust(self, key_id: str) -> None:
+        """Add one key, introduced by a signed rotation."""
+        if key_id not in self._public:
+            raise KeyStoreError(f"key {key_id} is not in the key store")
+        self._trusted.add(key_id)
+
+    def trusted(self) -> set[str]:
+        return set(self._trusted)
+
+    def untrusted(self) -> list[str]:
+        """Key ids found in the key folder that no trusted key introduced: they verify nothing."""
+        return sorted(set(self._public) - self._trusted)
+
+    def public_keys_on_disk(self) -> dict[str, str]:
+        """Every key id in the folder, trusted or not -> raw public key in hex."""
+        return {kid: self.public_key_hex(kid) for kid in self._public}
+
+    def public_key_hex(self, key_id: str) -> str:
+        return self._public[key_id].public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+
+    def sign(self, data: bytes, key_id: str | None = None) -> Signature:
+        """Sign with the current key (or `key_id`, a held private key: introductions at pinning)."""
+        kid = key_id or self.current_key_id
+        value = self._private[kid].sign(data)
+        return Signature(kid, base64.b64encode(value).decode("ascii"))
 
     def verify(self, data: bytes, signature: Signature) -> None:
         """Return nothing; raise SignatureInvalid for an unknown key id, bad encoding or a wrong signature."""
         public = self._public.get(signature.key_id)
         if public is None:
             raise SignatureInvalid(f"signed by key {signature.key_id}, which this registry does not hold")
+        if signature.key_id not in self._trusted:
+            raise SignatureInvalid(f"signed by key {signature.key_id}, which no trusted key introduced "
+                                   "(found in the key folder only)")
         try:
             public.verify(base64.b64decode(signature.value, validate=True), data)
         except (InvalidSignature, ValueError) as e:
             raise SignatureInvalid(f"signature by key {signature.key_id} does not match the data") from e
 
     def public_keys(self) -> dict[str, str]:
-        """key id -> raw public key in hex, for auditors."""
-        return {
-            kid: key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
-            for kid, key in self._public.items()
-        }
+        """Trusted key id -> raw public key in hex, for auditors."""
+        return {kid: self.public_key_hex(kid) for kid in sorted(self._trusted)}
 
     def public_pem(self) -> dict[str, str]:
-        """key id -> SubjectPublicKeyInfo PEM, the form most verification tools read."""
+        """Trusted key id -> SubjectPublicKeyInfo PEM, the form most verification tools read."""
         return {
-            kid: key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-            for kid, key in self._public.items()
+            kid: self._public[kid].public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+            for kid in sorted(self._trusted)
         }
 
     def secret(self, purpose: bytes, key_id: str | None = None) -> bytes:
@@ -130,12 +173,13 @@ class RegistryKeys:
         return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(raw)
 
     def watermark_secrets(self) -> list[bytes]:
-        """One 32-byte watermark secret per private key, the current key's first."""
-        order = [self.current_key_id] + sorted(k for k in self._private if k != self.current_key_id)
+        """One 32-byte watermark secret per trusted private key, the current key's first."""
+        order = [self.current_key_id] + sorted(k for k in self._private
+                                               if k != self.current_key_id and k in self._trusted)
         return [self.secret(b"voicekit/watermark/v1", kid) for kid in order]
 
 
-def _write_new_key(directory: Path, passphrase: bytes | None) -> str:
+def _write_new_key(directory: Path, passphrase: bytes | None, make_current: bool = True) -> str:
     key = Ed25519PrivateKey.generate()
     kid = key_id_of(key.public_key())
     encryption = (
@@ -144,8 +188,9 @@ def _write_new_key(directory: Path, passphrase: bytes | None) -> str:
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
     atomic_write(directory / f"{kid}.pem", pem, mode=0o600)
     raw_public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    atomic_write(directory / f"{kid}.pub", raw_public.hex().encode() + b"\n")
-    atomic_write(directory / "current", kid.encode() + b"\n")
+    atomic_write(directory / f"{kid}.pub", raw_public.hex().encode() + b"\n", mode=0o600)
+    if make_current:
+        atomic_write(directory / "current", kid.encode() + b"\n", mode=0o600)
     return kid
 
 

@@ -1,27 +1,62 @@
-"""The append-only ledger: one signed, hash-chained JSON line per consent change and per output.
+"""The append-only ledger: one signed, hash-chained entry per consent change, key change and output.
 
 Each entry holds the hash of the one before it and a signature over its own hash, so an edited,
-removed or reordered entry breaks the chain. A signed head (`head.json`, rewritten atomically after
-each append) names the last entry, so cutting entries off the end is caught too.
+removed or reordered entry breaks the chain. Entries live in SQLite (`<home>/ledger/ledger.db`), so
+an entry and the index over it are written in one transaction: a crash leaves the append whole or
+absent, never half a line or a head that names the wrong entry.
+
+What the chain alone cannot show, a witness kept apart from it does (`consent.registry.LedgerWitness`,
+in the registry's database): the signed sequence number and hash of the last entry. A ledger that is
+missing, shorter than the witness, or holds another entry at the witnessed position was deleted,
+rolled back or forked, and nothing more is appended to it until `repair` records what was lost.
+Auditors keep their own witness: a signed `checkpoint`, checked by `verify(against=...)`.
+
+Costs as the ledger grows (n entries): append, a mark lookup, a subject's latest entry and a mark
+reservation are one B-tree lookup or insert each, O(log n); `verify` is O(n), or O(entries since the
+checkpoint) from a checkpoint.
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
+import secrets
+import sqlite3
 import threading
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Protocol
 
-from consent.atomic import atomic_write
 from consent.canonical import canonical_bytes
-from consent.errors import LedgerCorrupt, SignatureInvalid
+from consent.errors import CheckpointInvalid, LedgerBroken, LedgerCorrupt, SignatureInvalid
 from consent.keys import RegistryKeys, Signature
 
 GENESIS = "0" * 64
+MARK_BITS = 32
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    seq INTEGER PRIMARY KEY,
+    prev TEXT NOT NULL,
+    time REAL NOT NULL,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    subject TEXT,      -- what a state change is about: a voice id, 'api-key <id>', 'access <voice> <owner>', 'key <id>'
+    voice TEXT,        -- outputs: the voice that spoke
+    mark_id INTEGER    -- outputs: the watermark payload
+);
+CREATE INDEX IF NOT EXISTS entries_by_subject ON entries (subject, seq) WHERE subject IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_by_mark ON entries (mark_id) WHERE mark_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_by_kind ON entries (kind, time);
+CREATE INDEX IF NOT EXISTS entries_by_voice ON entries (voice, time) WHERE voice IS NOT NULL;
+CREATE TABLE IF NOT EXISTS marks (mark_id INTEGER PRIMARY KEY, reserved_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS damage (id INTEGER PRIMARY KEY CHECK (id = 1), problems TEXT NOT NULL);
+"""
+_COLUMNS = "seq, prev, time, kind, body, hash, key_id, signature"
 
 
 @dataclass(frozen=True)
@@ -29,7 +64,7 @@ class LedgerEntry:
     seq: int
     prev: str
     time: float
-    kind: str  # "output", "voice-registered", "revocation", ...
+    kind: str  # "genesis", "output", "enrollment", "revocation", "key-rotation", "repair", ...
     body: dict[str, Any]
     hash: str
     signature: Signature
@@ -49,138 +84,354 @@ class LedgerEntry:
     def from_dict(cls, d: dict[str, Any]) -> "LedgerEntry":
         return cls(d["seq"], d["prev"], d["time"], d["kind"], d["body"], d["hash"], Signature(**d["signature"]))
 
+    @classmethod
+    def _from_row(cls, row: tuple) -> "LedgerEntry":
+        seq, prev, time, kind, body, digest, key_id, signature = row
+        return cls(seq, prev, time, kind, json.loads(body), digest, Signature(key_id, signature))
+
+    def check(self, keys: RegistryKeys) -> None:
+        """Raise SignatureInvalid unless the content matches the hash and a trusted key signed it."""
+        if LedgerEntry.digest(self.seq, self.prev, self.time, self.kind, self.body) != self.hash:
+            raise SignatureInvalid(f"entry {self.seq}: content does not match its hash (edited)")
+        try:
+            keys.verify(bytes.fromhex(self.hash), self.signature)
+        except (SignatureInvalid, ValueError) as e:
+            raise SignatureInvalid(f"entry {self.seq}: signature does not verify ({e})") from e
+
 
 @dataclass
 class LedgerReport:
     ok: bool
     entries: int
     problems: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)  # damage a signed repair entry recorded
+    untrusted_keys: list[str] = field(default_factory=list)
+    checked_from: int = 0  # the first entry verified (after a checkpoint, its successor)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "entries": self.entries, "problems": self.problems}
+        return {"ok": self.ok, "entries": self.entries, "problems": self.problems, "repaired": self.repaired,
+                "untrusted_keys": self.untrusted_keys, "checked_from": self.checked_from}
+
+
+class Witness(Protocol):
+    """A signed record of the ledger's last entry kept apart from it (the registry's)."""
+
+    def read(self) -> tuple[int, str] | None:
+        """(seq, hash) witnessed, verified; None if nothing was witnessed yet. Raises LedgerBroken
+        if the record does not verify."""
+        ...
+
+    def write(self, seq: int, digest: str, replace: bool = False) -> None:
+        """Record (seq, hash) unless a later entry is already witnessed (replace: even then; a
+        repair of a shortened ledger)."""
+        ...
 
 
 class Ledger:
-    """directory: <home>/ledger. keys: the registry keys that sign entries and the head."""
+    """directory: <home>/ledger. keys: the registry keys that sign entries. witness: where the
+    last entry is witnessed (None: nowhere; tests of the chain alone)."""
 
-    def __init__(self, directory: Path, keys: RegistryKeys) -> None:
+    def __init__(self, directory: Path, keys: RegistryKeys, witness: Witness | None = None) -> None:
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.entries_path = self.directory / "entries.jsonl"
-        self.head_path = self.directory / "head.json"
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path = self.directory / "ledger.db"
         self.keys = keys
-        self._marks: set[int] = set()
-        self._marks_read_to = 0
-        self._marks_lock = threading.Lock()
+        self.witness = witness
+        self._local = threading.local()
+        existed = self.path.exists()
+        self._db().executescript(_SCHEMA)
+        if not existed:
+            legacy = self.directory / "entries.jsonl"
+            if legacy.exists():
+                self._import_jsonl(legacy)
+                head = self.head()
+                if witness is not None and head is not None:
+                    witness.write(head["seq"], head["hash"])
+
+    # -- storage ----------------------------------------------------------------------------------
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))  # private, and so its -wal and -shm
+            db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            self._local.db = db
+        return db
 
     @contextmanager
-    def _locked(self) -> Iterator[None]:
-        with open(self.directory / "lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, serialised across threads and processes (BEGIN IMMEDIATE)."""
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    # -- appending --------------------------------------------------------------------------------
+    def append(self, kind: str, body: dict[str, Any], now: float, subject: str | None = None) -> LedgerEntry:
+        """Append one signed entry after checking that the chain's end is intact and witnessed;
+        raises LedgerBroken (nothing written) when it is not. subject: what a state change is about,
+        for `latest` (see the schema)."""
+        with self._transaction() as db:
+            self._check_end(db)
+            entry = self._insert(db, kind, body, now, subject)
+        if self.witness is not None:
+            self.witness.write(entry.seq, entry.hash)
+        return entry
+
+    def _insert(self, db: sqlite3.Connection, kind: str, body: dict[str, Any], now: float,
+                subject: str | None) -> LedgerEntry:
+        last = db.execute("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (last[0] + 1, last[1]) if last else (0, GENESIS)
+        body = json.loads(canonical_bytes(body))  # stored as read back: what is hashed is what is kept
+        digest = LedgerEntry.digest(seq, prev, now, kind, body)
+        entry = LedgerEntry(seq, prev, now, kind, body, digest, self.keys.sign(bytes.fromhex(digest)))
+        _store(db, entry, subject)
+        return entry
+
+    def _check_end(self, db: sqlite3.Connection) -> None:
+        """The O(log n) checks every append makes: no recorded damage, the last entry intact, and
+        the ledger neither shorter than its witness nor different at the witnessed entry."""
+        damage = db.execute("SELECT problems FROM damage").fetchone()
+        if damage is not None:
+            first = json.loads(damage[0])[0]
+            raise LedgerBroken(f"the ledger's chain is broken ({first}); nothing is appended until "
+                               "`voicekit ledger repair` records the damage")
+        last = db.execute(f"SELECT {_COLUMNS} FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+        for problem in self._end_problems(db, None if last is None else LedgerEntry._from_row(last)):
+            raise LedgerBroken(f"{problem}; nothing is appended until `voicekit ledger repair` records it")
+
+    def _end_problems(self, db: sqlite3.Connection, last: LedgerEntry | None) -> list[str]:
+        problems = []
+        if last is not None:
             try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+                last.check(self.keys)
+            except SignatureInvalid as e:
+                problems.append(f"the last entry is not intact: {e}")
+        witnessed = self.witness.read() if self.witness is not None else None
+        if witnessed is None:
+            if last is not None and self.witness is not None:
+                problems.append(f"the ledger holds entries up to {last.seq} but the registry witnessed none "
+                                "(the registry was replaced)")
+            return problems
+        seq, digest = witnessed
+        if last is None:
+            problems.append(f"the ledger is empty or missing, but the registry witnessed entry {seq}")
+        elif last.seq < seq:
+            problems.append(f"the ledger ends at entry {last.seq} but the registry witnessed entry {seq} "
+                            "(entries cut off, or an older copy restored)")
+        else:
+            row = db.execute("SELECT hash FROM entries WHERE seq = ?", (seq,)).fetchone()
+            if row is None or row[0] != digest:
+                problems.append(f"entry {seq} is not the one the registry witnessed (the chain was forked or rewritten)")
+        return problems
 
-    def append(self, kind: str, body: dict[str, Any], now: float) -> LedgerEntry:
-        """Append one entry (fsynced) and move the signed head to it."""
-        with self._locked():
-            head = self.head()
-            seq, prev = (head["seq"] + 1, head["hash"]) if head else (0, GENESIS)
-            digest = LedgerEntry.digest(seq, prev, now, kind, body)
-            entry = LedgerEntry(seq, prev, now, kind, body, digest, self.keys.sign(bytes.fromhex(digest)))
-            line = json.dumps(entry.as_dict(), sort_keys=True, separators=(",", ":")) + "\n"
-            with open(self.entries_path, "a", encoding="utf-8") as f:
-                f.write(line)
-                f.flush()
-                os.fsync(f.fileno())
-            head_record = {"seq": seq, "hash": digest}
-            signature = self.keys.sign(canonical_bytes(head_record))
-            atomic_write(self.head_path, canonical_bytes({**head_record, "signature": signature.as_dict()}))
-            return entry
+    # -- marks ------------------------------------------------------------------------------------
+    def reserve_mark(self, now: float) -> int:
+        """A 32-bit watermark payload no output has used or reserved; one atomic insert across
+        threads and processes (a collision, about n / 2**32 likely, draws again)."""
+        db = self._db()
+        while True:
+            candidate = secrets.randbits(MARK_BITS)
+            try:
+                db.execute("INSERT INTO marks (mark_id, reserved_at) VALUES (?, ?)", (candidate, now))
+                return candidate
+            except sqlite3.IntegrityError:
+                continue
 
-    def entries(self) -> Iterator[LedgerEntry]:
-        """Entries in file order, parsed but not verified (use `verify` for that)."""
-        if not self.entries_path.exists():
-            return
-        with open(self.entries_path, encoding="utf-8") as f:
-            for number, line in enumerate(f, start=1):
-                try:
-                    yield LedgerEntry.from_dict(json.loads(line))
-                except (ValueError, KeyError, TypeError) as e:
-                    raise LedgerCorrupt(f"ledger line {number} is not a valid entry") from e
+    # -- reading ----------------------------------------------------------------------------------
+    def head(self) -> dict[str, Any] | None:
+        """seq and hash of the last entry; None for an empty ledger."""
+        row = self._db().execute("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+        return None if row is None else {"seq": row[0], "hash": row[1]}
 
-    def outputs_by_mark(self) -> dict[int, LedgerEntry]:
-        """Every output entry, keyed by its watermark payload (one read of the ledger)."""
-        return {e.body["mark_id"]: e for e in self.entries() if _names_mark(e.kind, e.body)}
+    def entry(self, seq: int) -> LedgerEntry | None:
+        row = self._db().execute(f"SELECT {_COLUMNS} FROM entries WHERE seq = ?", (seq,)).fetchone()
+        return None if row is None else LedgerEntry._from_row(row)
 
     def find_mark(self, mark_id: int) -> LedgerEntry | None:
-        """The output entry whose watermark payload is mark_id, if any."""
-        return self.outputs_by_mark().get(mark_id)
+        """The output entry whose watermark payload is mark_id, if any (unverified: see LedgerEntry.check)."""
+        row = self._db().execute(f"SELECT {_COLUMNS} FROM entries WHERE mark_id = ? AND kind = 'output' "
+                                 "ORDER BY seq LIMIT 1", (mark_id,)).fetchone()
+        return None if row is None else LedgerEntry._from_row(row)
 
-    def mark_ids(self) -> set[int]:
-        """Every output's mark id. The file only grows, so each call reads just the lines appended
-        since the last (a server picks a fresh mark per request; rereading the whole ledger would
-        make that cost grow with every output ever made)."""
-        with self._marks_lock:
-            if not self.entries_path.exists():
-                return set()
-            with open(self.entries_path, "rb") as f:
-                f.seek(self._marks_read_to)
-                for line in f:
-                    if not line.endswith(b"\n"):
-                        break  # an append in progress; read it next time
-                    self._marks_read_to += len(line)
-                    entry = json.loads(line)
-                    if _names_mark(entry.get("kind"), entry.get("body", {})):
-                        self._marks.add(entry["body"]["mark_id"])
-            return set(self._marks)
+    def latest(self, subject: str, kinds: tuple[str, ...] | None = None) -> LedgerEntry | None:
+        """The last entry about `subject` (of one of `kinds`), checked: raises SignatureInvalid if
+        it was edited or not signed by a trusted key. The registry decides state with it."""
+        sql = f"SELECT {_COLUMNS} FROM entries WHERE subject = ?"
+        args: list[Any] = [subject]
+        if kinds:
+            sql += f" AND kind IN ({', '.join('?' * len(kinds))})"
+            args += kinds
+        row = self._db().execute(sql + " ORDER BY seq DESC LIMIT 1", args).fetchone()
+        if row is None:
+            return None
+        entry = LedgerEntry._from_row(row)
+        entry.check(self.keys)
+        return entry
 
-    def verify(self) -> LedgerReport:
-        """Check the whole chain, every signature and the signed head."""
-        problems: list[str] = []
-        prev, count, last_hash = GENESIS, 0, GENESIS
-        try:
-            for expected_seq, entry in enumerate(self.entries()):
-                count += 1
-                if entry.seq != expected_seq:
-                    problems.append(f"entry {expected_seq}: sequence number {entry.seq} (removed or reordered)")
-                if entry.prev != prev:
-                    problems.append(f"entry {expected_seq}: does not follow the entry before it")
-                if LedgerEntry.digest(entry.seq, entry.prev, entry.time, entry.kind, entry.body) != entry.hash:
-                    problems.append(f"entry {expected_seq}: content does not match its hash (edited)")
+    def by_kind(self, kind: str) -> Iterator[LedgerEntry]:
+        """Entries of one kind in order (key rotations: a handful; never used for outputs)."""
+        rows = self._db().execute(f"SELECT {_COLUMNS} FROM entries WHERE kind = ? ORDER BY seq", (kind,))
+        for row in rows:
+            yield LedgerEntry._from_row(row)
+
+    def entries(self, start: int = 0) -> Iterator[LedgerEntry]:
+        """Entries in order from `start`, parsed but not verified (use `verify` for that)."""
+        with closing(sqlite3.connect(self.path, timeout=60)) as db:
+            for row in db.execute(f"SELECT {_COLUMNS} FROM entries WHERE seq >= ? ORDER BY seq", (start,)):
                 try:
-                    self.keys.verify(bytes.fromhex(entry.hash), entry.signature)
-                except (SignatureInvalid, ValueError):
-                    problems.append(f"entry {expected_seq}: signature does not verify")
-                prev = last_hash = entry.hash
+                    yield LedgerEntry._from_row(row)
+                except ValueError as e:
+                    raise LedgerCorrupt(f"ledger entry {row[0]} is not valid JSON") from e
+
+    # -- verifying --------------------------------------------------------------------------------
+    def verify(self, against: dict[str, Any] | None = None) -> LedgerReport:
+        """Check the chain, every signature (trusted keys only), the genesis entry and the
+        witness; from `against` (a checkpoint) only what follows it, after checking that the
+        ledger still holds the checkpoint's entry. Damage a signed repair entry recorded is
+        reported under `repaired`; any other problem fails the report and stops appends until
+        `repair`."""
+        db = self._db()
+        start, prev = 0, GENESIS
+        problems: list[str] = []
+        if against is not None:
+            start, prev = self._checkpoint_start(against) + 1, against["hash"]
+        expected, last, first_kind = start, None, None
+        acknowledged: set[str] = set()
+        imported = False
+        try:
+            for entry in self.entries(start):
+                if entry.seq != expected:
+                    problems.append(f"entries {expected}..{entry.seq - 1} are missing (removed)"
+                                    if entry.seq > expected else f"entry {entry.seq} is out of order")
+                if entry.prev != prev:
+                    problems.append(f"entry {entry.seq}: does not follow the entry before it")
+                try:
+                    entry.check(self.keys)
+                except SignatureInvalid as e:
+                    problems.append(str(e))
+                first_kind = first_kind or entry.kind
+                imported = imported or entry.kind == "ledger-imported"
+                if entry.kind == "repair":
+                    acknowledged.update(entry.body.get("problems", []))
+                prev, expected, last = entry.hash, max(expected, entry.seq) + 1, entry
         except LedgerCorrupt as e:
             problems.append(str(e))
+        if start == 0 and first_kind not in (None, "genesis") and not imported:
+            problems.append("entry 0 is not the genesis entry that pins this installation's first key")
+        end = last if last is not None or start == 0 else self.entry(start - 1)
+        problems += [p for p in self._end_problems(db, end) if not p.startswith("the last entry")]
+        repaired = [p for p in problems if p in acknowledged]
+        problems = [p for p in problems if p not in acknowledged]
+        if problems:
+            self._record_damage(problems)
+        total = 0 if end is None else end.seq + 1
+        return LedgerReport(not problems, total, problems, repaired, self.keys.untrusted(), start)
+
+    def _record_damage(self, problems: list[str]) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO damage (id, problems) VALUES (1, ?)", (json.dumps(problems),))
+
+    # -- checkpoints ------------------------------------------------------------------------------
+    def checkpoint(self, now: float) -> dict[str, Any]:
+        """A signed (seq, hash) of the last entry, for an auditor to keep and check a later ledger
+        against (`verify(against=...)`). Raises LedgerBroken for an empty or broken ledger."""
+        with self._transaction() as db:
+            self._check_end(db)
         head = self.head()
         if head is None:
-            if count:
-                problems.append("the signed head is missing")
-        else:
-            try:
-                record = {"seq": head["seq"], "hash": head["hash"]}
-                self.keys.verify(canonical_bytes(record), Signature(**head["signature"]))
-            except (SignatureInvalid, KeyError, TypeError):
-                problems.append("the head's signature does not verify")
-            if head.get("seq") != count - 1 or head.get("hash") != last_hash:
-                problems.append(f"the signed head names entry {head.get('seq')}, the file ends at {count - 1} "
-                                "(entries cut off or added without signing)")
-        return LedgerReport(ok=not problems, entries=count, problems=problems)
+            raise LedgerBroken("the ledger is empty: there is nothing to checkpoint")
+        record = {"format": "voicekit-ledger-checkpoint/1", "seq": head["seq"], "hash": head["hash"], "time": now}
+        signature = self.keys.sign(canonical_bytes(record))
+        return {**record, "signature": signature.as_dict(), "public_key": self.keys.public_key_hex(signature.key_id)}
 
-    def head(self) -> dict[str, Any] | None:
-        """The signed head (seq and hash of the last entry), unverified; None for an empty ledger."""
-        if not self.head_path.exists():
-            return None
+    def _checkpoint_start(self, checkpoint: dict[str, Any]) -> int:
+        """The checkpoint's seq once it verifies and this ledger still holds its entry."""
         try:
-            return json.loads(self.head_path.read_bytes())
-        except ValueError as e:
-            raise LedgerCorrupt("the ledger head is not valid JSON") from e
+            record = {k: checkpoint[k] for k in ("format", "seq", "hash", "time")}
+            self.keys.verify(canonical_bytes(record), Signature(**checkpoint["signature"]))
+        except (KeyError, TypeError) as e:
+            raise CheckpointInvalid("not a voicekit ledger checkpoint") from e
+        except SignatureInvalid as e:
+            raise CheckpointInvalid(f"the checkpoint's signature does not verify: {e}") from e
+        entry = self.entry(record["seq"])
+        if entry is None:
+            raise CheckpointInvalid(f"the ledger no longer holds entry {record['seq']}, which the checkpoint "
+                                    "names (rolled back or cut)")
+        if entry.hash != record["hash"]:
+            raise CheckpointInvalid(f"entry {record['seq']} differs from the checkpoint's (the ledger was "
+                                    "forked or rewritten since)")
+        return int(record["seq"])
+
+    # -- repairing --------------------------------------------------------------------------------
+    def repair(self, now: float) -> LedgerEntry | None:
+        """Verify in full; if anything is wrong, append a signed `repair` entry that lists every
+        problem and the witnessed entry before it, so the damage stays on record and appending can
+        go on. Returns the entry, or None when there was nothing to repair."""
+        report = self.verify()
+        if report.ok:
+            return None
+        witnessed = self.witness.read() if self.witness is not None else None
+        with self._transaction() as db:
+            db.execute("DELETE FROM damage")
+            entry = self._insert(db, "repair", {
+                "problems": report.problems,
+                "witnessed_before": None if witnessed is None else {"seq": witnessed[0], "hash": witnessed[1]},
+            }, now, None)
+        if self.witness is not None:
+            self.witness.write(entry.seq, entry.hash, replace=True)
+        return entry
+
+    # -- importing a ledger written by voicekit before 0.3 -----------------------------------------
+    def _import_jsonl(self, legacy: Path) -> None:
+        """Copy `entries.jsonl` into the database as it is (hashes and signatures unchanged, so
+        `verify` still judges them); a torn last line from a crash is dropped and recorded in a
+        `ledger-imported` entry. The old files are kept, renamed."""
+        entries, dropped = [], None
+        with open(legacy, "rb") as f:
+            for number, line in enumerate(f, start=1):
+                try:
+                    if not line.endswith(b"\n"):
+                        raise ValueError("no end of line")
+                    entries.append(LedgerEntry.from_dict(json.loads(line)))
+                except (ValueError, KeyError, TypeError):
+                    dropped = f"line {number} of entries.jsonl was cut off or unreadable and was dropped"
+                    break
+        with self._transaction() as db:
+            for entry in entries:
+                _store(db, entry, _legacy_subject(entry))
+                if entry.kind == "output" and "mark_id" in entry.body:
+                    db.execute("INSERT OR IGNORE INTO marks VALUES (?, ?)", (entry.body["mark_id"], entry.time))
+            self._insert(db, "ledger-imported", {"source": "entries.jsonl", "entries": len(entries),
+                                                 "dropped": dropped}, entries[-1].time if entries else 0.0, None)
+        legacy.rename(legacy.with_suffix(".jsonl.imported"))
+        head = self.directory / "head.json"
+        if head.exists():
+            head.rename(head.with_suffix(".json.imported"))
 
 
-def _names_mark(kind: str | None, body: dict[str, Any]) -> bool:
-    """Whether an entry is an output that records a watermark payload."""
-    return kind == "output" and "mark_id" in body
+def _store(db: sqlite3.Connection, entry: LedgerEntry, subject: str | None) -> None:
+    is_output = entry.kind == "output"
+    db.execute(
+        "INSERT INTO entries (seq, prev, time, kind, body, hash, key_id, signature, subject, voice, mark_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (entry.seq, entry.prev, entry.time, entry.kind, canonical_bytes(entry.body).decode("utf-8"), entry.hash,
+         entry.signature.key_id, entry.signature.value, subject,
+         entry.body.get("voice") if is_output else None, entry.body.get("mark_id") if is_output else None))
+
+
+def _legacy_subject(entry: LedgerEntry) -> str | None:
+    """The subject an old entry would have been written with."""
+    body = entry.body
+    if entry.kind in ("enrollment", "voice-added", "revocation"):
+        return body.get("voice_id")
+    if entry.kind in ("api-key-created", "api-key-revoked"):
+        return f"api-key {body.get('key_id')}"
+    if entry.kind == "voice-access":
+        return f"access {body.get('voice_id')} {body.get('owner')}"
+    return None

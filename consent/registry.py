@@ -1,22 +1,33 @@
 """The voice registry: signed voice records in SQLite, with revocation and expiry.
 
 Every read verifies the record's signature: a row edited in the database (scope widened, expiry
-extended, record swapped between voices) is refused, never trusted.
+extended, record swapped between voices) is refused, never trusted. A record's state (registered,
+revoked) is decided by its last signed ledger entry, found through the ledger's index: the row's
+`revoked_at` is a copy for listing, so clearing it in SQLite revives nothing, and a row with no
+signed registration behind it is refused. Each change is written to the ledger first and to the
+row after, so a failure between the two leaves the ledger (the authority) right.
+
+The registry's database also keeps the ledger's witness (`LedgerWitness`) and the trusted keys
+(`consent.trust`), apart from the ledger they vouch for.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import sqlite3
 import time
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
+from consent.canonical import canonical_bytes
 from consent.challenges import Challenge
 from consent.errors import (
     ChallengeInvalid,
     ConsentExpired,
+    LedgerBroken,
     ProfileTampered,
     ScopeNotAllowed,
     SignatureInvalid,
@@ -24,7 +35,11 @@ from consent.errors import (
     VoiceRevoked,
 )
 from consent.keys import RegistryKeys, Signature
+from consent.ledger import Ledger
 from consent.profiles import SignedProfile, VoiceProfile
+
+REGISTERED = ("voice-registered", "enrollment", "voice-added")  # ledger kinds that register a record
+STATE_KINDS = (*REGISTERED, "revocation")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS voices (
@@ -46,9 +61,53 @@ CREATE TABLE IF NOT EXISTS challenges (
     failed_attempts INTEGER NOT NULL DEFAULT 0
 );
 """
-# Called inside a registry transaction, before it commits (the ledger append); if it raises, the
-# change is rolled back, so the registry never holds a change the ledger does not.
-OnCommit = Callable[[], object]
+_WITNESS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledger_witness (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    signature TEXT NOT NULL
+);
+"""
+
+
+def connect(path: Path, timeout: float = 30) -> sqlite3.Connection:
+    """A connection to an SQLite database, the file created private (0600) first if missing, so
+    that SQLite gives its -wal and -shm files the same mode."""
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    return sqlite3.connect(path, timeout=timeout)
+
+
+class LedgerWitness:
+    """The registry's signed copy of the ledger's last (seq, hash): see `consent.ledger.Witness`."""
+
+    def __init__(self, path: Path, keys: RegistryKeys) -> None:
+        self.path = Path(path)
+        self.keys = keys
+        with closing(connect(self.path)) as db, db:
+            db.executescript(_WITNESS_SCHEMA)
+
+    def read(self) -> tuple[int, str] | None:
+        with closing(sqlite3.connect(self.path, timeout=30)) as db:
+            row = db.execute("SELECT seq, hash, key_id, signature FROM ledger_witness").fetchone()
+        if row is None:
+            return None
+        seq, digest, key_id, value = row
+        try:
+            self.keys.verify(canonical_bytes({"seq": seq, "hash": digest}), Signature(key_id, value))
+        except SignatureInvalid as e:
+            raise LedgerBroken(f"the registry's witness of the ledger does not verify ({e})") from e
+        return seq, digest
+
+    def write(self, seq: int, digest: str, replace: bool = False) -> None:
+        signature = self.keys.sign(canonical_bytes({"seq": seq, "hash": digest}))
+        condition = "" if replace else " WHERE excluded.seq > ledger_witness.seq"
+        with closing(sqlite3.connect(self.path, timeout=30)) as db, db:
+            db.execute("INSERT INTO ledger_witness (id, seq, hash, key_id, signature) VALUES (1, ?, ?, ?, ?) "
+                       "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, "
+                       f"key_id = excluded.key_id, signature = excluded.signature{condition}",
+                       (seq, digest, signature.key_id, signature.value))
 
 
 @dataclass(frozen=True)
@@ -60,34 +119,43 @@ class VoiceStatus:
 
 
 class Registry:
-    """SQLite-backed registry. path: the database file (created on first use)."""
+    """SQLite-backed registry. path: the database file (created on first use, mode 0600).
+    ledger: where every change is recorded, and what decides each record's state."""
 
-    def __init__(self, path: Path, keys: RegistryKeys) -> None:
+    def __init__(self, path: Path, keys: RegistryKeys, ledger: Ledger) -> None:
         self.path = Path(path)
         self.keys = keys
+        self.ledger = ledger
         with closing(self._connect()) as db, db:
             db.executescript(_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30)
+        db = connect(self.path)
         db.execute("PRAGMA journal_mode=WAL")
         return db
 
-    def register(self, profile: VoiceProfile, challenge_id: str | None = None, now: float | None = None,
-                 on_commit: OnCommit | None = None) -> None:
-        """Sign and store a new record; a voice id already present is left untouched (ValueError).
-
-        challenge_id: the consent challenge this record enrolled, consumed in the same transaction
-        (ChallengeInvalid if another enrollment used it first).
-        """
+    def register(self, profile: VoiceProfile, now: float, kind: str = "voice-registered",
+                 details: dict[str, Any] | None = None, challenge_id: str | None = None) -> None:
+        """Sign and store a new record, registered by a ledger entry of `kind` (REGISTERED) whose
+        body holds the record's SHA-256 and `details`. Raises ValueError for a voice id already
+        present, ChallengeInvalid for a challenge already used (it is consumed first, so two
+        enrollments cannot both use it)."""
+        if kind not in REGISTERED:
+            raise ValueError(f"{kind!r} does not register a voice")
+        if self._load(profile.voice_id) is not None:
+            raise ValueError(f"voice {profile.voice_id!r} is already registered")
         signature = profile.sign(self.keys)
-        now = time.time() if now is None else now
-        with closing(self._connect()) as db, db:
-            if challenge_id is not None:
+        if challenge_id is not None:
+            with closing(self._connect()) as db, db:
                 used = db.execute("UPDATE challenges SET used_at = ? WHERE challenge_id = ? AND used_at IS NULL",
                                   (now, challenge_id))
                 if used.rowcount != 1:
                     raise ChallengeInvalid(f"challenge {challenge_id} was already used; ask for a new one")
+        self.ledger.append(kind, {
+            "voice_id": profile.voice_id, "record_sha256": hashlib.sha256(profile.canonical()).hexdigest(),
+            **({"challenge_id": challenge_id} if challenge_id else {}), **(details or {}),
+        }, now=now, subject=profile.voice_id)
+        with closing(self._connect()) as db, db:
             try:
                 db.execute(
                     "INSERT INTO voices (voice_id, record, key_id, signature) VALUES (?, ?, ?, ?)",
@@ -95,24 +163,23 @@ class Registry:
                 )
             except sqlite3.IntegrityError as e:
                 raise ValueError(f"voice {profile.voice_id!r} is already registered") from e
-            if on_commit is not None:
-                on_commit()
 
-    def revoke(self, voice_id: str, reason: str, now: float, on_commit: OnCommit | None = None) -> None:
-        """Revoke a voice from `now` on; raises UnknownVoice, or VoiceRevoked if it already was."""
+    def revoke(self, voice_id: str, reason: str, now: float) -> None:
+        """Revoke a voice from `now` on (a signed ledger entry first, then the row's copy); raises
+        UnknownVoice, or VoiceRevoked if it already was."""
+        status = self.status_at(voice_id, now)
+        if status.status == "revoked":
+            raise VoiceRevoked(f"voice {voice_id!r} was already revoked")
+        self.ledger.append("revocation", {"voice_id": voice_id, "reason": reason}, now=now, subject=voice_id)
         with closing(self._connect()) as db, db:
-            changed = db.execute(
-                "UPDATE voices SET revoked_at = ?, revoked_reason = ? WHERE voice_id = ? AND revoked_at IS NULL",
-                (now, reason, voice_id),
-            )
-            if changed.rowcount != 1:
-                if self._load(voice_id) is None:
-                    raise UnknownVoice(voice_id, self.voice_ids())
-                raise VoiceRevoked(f"voice {voice_id!r} was already revoked")
-            if on_commit is not None:
-                on_commit()
+            db.execute("UPDATE voices SET revoked_at = ?, revoked_reason = ? WHERE voice_id = ?",
+                       (now, reason, voice_id))
 
-    def add_challenge(self, challenge: Challenge, on_commit: OnCommit | None = None) -> None:
+    def add_challenge(self, challenge: Challenge) -> None:
+        """Store a challenge, recorded in the ledger first."""
+        self.ledger.append("consent-challenge", {
+            "challenge_id": challenge.challenge_id, "name": challenge.name, "expires_at": challenge.expires_at,
+        }, now=challenge.issued_at)
         with closing(self._connect()) as db, db:
             db.execute(
                 "INSERT INTO challenges (challenge_id, name, phrase, nonce, issued_at, expires_at) "
@@ -120,8 +187,6 @@ class Registry:
                 (challenge.challenge_id, challenge.name, challenge.phrase, json.dumps(list(challenge.nonce)),
                  challenge.issued_at, challenge.expires_at),
             )
-            if on_commit is not None:
-                on_commit()
 
     def challenge(self, challenge_id: str) -> Challenge:
         """The stored challenge; raises ChallengeInvalid for an unknown id."""
@@ -140,12 +205,12 @@ class Registry:
             db.execute("UPDATE challenges SET failed_attempts = failed_attempts + 1 WHERE challenge_id = ?",
                        (challenge_id,))
 
-    def ensure(self, profiles: list[VoiceProfile]) -> None:
+    def ensure(self, profiles: list[VoiceProfile], now: float) -> None:
         """Register those of `profiles` that are not registered yet (house voices at first start)."""
         known = set(self.voice_ids())
         for profile in profiles:
             if profile.voice_id not in known:
-                self.register(profile)
+                self.register(profile, now=now)
 
     def voice_ids(self) -> list[str]:
         with closing(self._connect()) as db:
@@ -161,8 +226,9 @@ class Registry:
         if stored is None:
             raise UnknownVoice(voice_id, self.voice_ids())
         profile = self._verified(voice_id, stored)
-        if stored.revoked_at is not None and stored.revoked_at <= now:
-            raise VoiceRevoked(f"voice {voice_id!r} was revoked: {stored.revoked_reason or 'no reason given'}")
+        revoked = self._revocation(voice_id, stored)
+        if revoked is not None and revoked[0] <= now:
+            raise VoiceRevoked(f"voice {voice_id!r} was revoked: {revoked[1]}")
         if profile.expires_at is not None and profile.expires_at <= now:
             raise ConsentExpired(f"consent for voice {voice_id!r} expired at {profile.expires_at:.0f}")
         if scope is not None and scope not in profile.scopes:
@@ -194,6 +260,29 @@ class Registry:
             return None
         record, key_id, signature, revoked_at, reason = row
         return SignedProfile(bytes(record), Signature(key_id, signature), revoked_at, reason)
+
+    def _revocation(self, voice_id: str, stored: SignedProfile) -> tuple[float, str] | None:
+        """(when, why) if the voice's last signed state entry revokes it; raises ProfileTampered
+        when no verified registration of this very record is behind the row."""
+        try:
+            entry = self.ledger.latest(voice_id, STATE_KINDS)
+        except SignatureInvalid as e:
+            raise ProfileTampered(f"voice {voice_id!r}: its last ledger entry does not verify: {e}") from e
+        if entry is None:
+            raise ProfileTampered(f"voice {voice_id!r} has no signed registration in the ledger "
+                                  "(a row written into the registry by hand)")
+        if entry.kind == "revocation":
+            reason = entry.body.get("reason") or "no reason given"
+            if stored.revoked_at is None:
+                reason += f" (ledger entry {entry.seq}; the registry's row had been altered to say active)"
+            return entry.time, reason
+        if entry.body.get("record_sha256") != hashlib.sha256(stored.record).hexdigest():
+            raise ProfileTampered(f"voice {voice_id!r}: the stored record is not the one ledger entry "
+                                  f"{entry.seq} registered")
+        if stored.revoked_at is not None:
+            raise ProfileTampered(f"voice {voice_id!r}: the registry's row says revoked but no signed "
+                                  "revocation is in the ledger")
+        return None
 
     def _verified(self, voice_id: str, stored: SignedProfile) -> VoiceProfile:
         try:

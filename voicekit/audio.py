@@ -89,7 +89,7 @@ def write_file(path: Path | str, data: bytes) -> None:
     """Atomically write encoded audio; raises OutputPathError with the reason."""
     path = check_output_path(path)
     try:
-        atomic_write(path, data)
+        atomic_write(path, data, mode=0o644)
     except OSError as e:
         raise OutputPathError(f"cannot write {path}: {e.strerror or e}") from e
 

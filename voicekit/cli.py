@@ -109,8 +109,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     ledger = commands.add_parser("ledger", help="the tamper-evident ledger")
     ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True, parser_class=_Parser)
-    verify = ledger_commands.add_parser("verify", help="check every entry, signature and the head")
+    verify = ledger_commands.add_parser("verify", help="check the chain, every signature and the registry's witness")
+    verify.add_argument("--against", type=Path, metavar="CHECKPOINT",
+                        help="a checkpoint kept earlier: check the ledger still holds it, then only what follows")
     verify.add_argument("--json", action="store_true")
+    checkpoint = ledger_commands.add_parser("checkpoint", help="a signed checkpoint of the ledger's end, for auditors")
+    checkpoint.add_argument("-o", "--output", type=Path, help="write it to this file (default: print it)")
+    checkpoint.add_argument("--json", action="store_true")
+    ledger_commands.add_parser(
+        "repair", help="record every problem found in a signed entry, so that appending can go on").add_argument(
+        "--json", action="store_true")
 
     lexicon = commands.add_parser("lexicon", help="stored pronunciation lexicons, applied to every request")
     lexicon_commands = lexicon.add_subparsers(dest="lexicon_command", required=True, parser_class=_Parser)
@@ -197,7 +205,7 @@ def _run(args: argparse.Namespace) -> int:
 
             atomic_write(args.timings, json.dumps({
                 "audio": args.output.name, "mark_id": f"{result.mark_id:08x}",
-                "words": [w.as_dict() for w in result.words], "marks": result.marks}, indent=1).encode("utf-8"))
+                "words": [w.as_dict() for w in result.words], "marks": result.marks}, indent=1).encode("utf-8"), mode=0o644)
         summary = {
             "output": str(args.output), "voice": args.voice, "mark_id": f"{result.mark_id:08x}",
             "duration_s": round(len(result.audio) / result.sample_rate, 3), "sample_rate": result.sample_rate,
@@ -280,15 +288,17 @@ def _run(args: argparse.Namespace) -> int:
         else:
             pems = studio.keys.public_pem()
             rows = [{"key_id": kid, "algorithm": "Ed25519", "current": kid == studio.keys.current_key_id,
-                     "public_key_hex": hexkey, "pem": pems[kid]} for kid, hexkey in studio.keys.public_keys().items()]
-            _print(rows, args.json, "".join(f"# key {r['key_id']}{' (current)' if r['current'] else ''}\n{r['pem']}"
-                                            for r in rows).rstrip())
+                     "trusted": True, "public_key_hex": hexkey, "pem": pems[kid]}
+                    for kid, hexkey in studio.keys.public_keys().items()]
+            untrusted = [{"key_id": kid, "algorithm": "Ed25519", "current": False, "trusted": False,
+                          "public_key_hex": studio.keys.public_keys_on_disk()[kid]} for kid in studio.keys.untrusted()]
+            _print(rows + untrusted, args.json, "".join(
+                f"# key {r['key_id']}{' (current)' if r['current'] else ''}\n{r['pem']}" for r in rows).rstrip() + "".join(
+                f"\n# WARNING: key {r['key_id']} is in the key folder but no trusted key introduced it; "
+                "it verifies nothing" for r in untrusted))
         return EXIT_OK
     if args.command == "ledger":
-        report = studio.ledger.verify()
-        lines = [f"ledger {'ok' if report.ok else 'BROKEN'}: {report.entries} entries"] + report.problems
-        _print(report.as_dict(), args.json, "\n".join(lines))
-        return EXIT_OK if report.ok else EXIT_LEDGER
+        return _ledger(studio, args)
     if args.command == "demo":
         from voicekit.demo import run_demo
 
@@ -356,6 +366,43 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ["VOICEKIT_HOME"] = str(args.home)
     uvicorn.run("api.main:create_app", factory=True, host=args.host, port=args.port, log_level="info")
     return EXIT_OK
+
+
+def _ledger(studio, args: argparse.Namespace) -> int:
+    if args.ledger_command == "checkpoint":
+        checkpoint = studio.ledger.checkpoint(studio.clock())
+        data = json.dumps(checkpoint, indent=1).encode("utf-8")
+        if args.output is not None:
+            from consent.atomic import atomic_write
+
+            atomic_write(args.output, data, mode=0o644)
+        _print(checkpoint, args.json, data.decode() if args.output is None else
+               f"checkpoint of entry {checkpoint['seq']} written to {args.output}")
+        return EXIT_OK
+    if args.ledger_command == "repair":
+        entry = studio.ledger.repair(studio.clock())
+        if entry is None:
+            _print({"repaired": False, "problems": []}, args.json, "the ledger verifies: nothing to repair")
+        else:
+            _print({"repaired": True, "entry": entry.seq, "problems": entry.body["problems"]}, args.json,
+                   "\n".join([f"recorded {len(entry.body['problems'])} problems in repair entry {entry.seq}:"]
+                             + entry.body["problems"]))
+        return EXIT_OK
+    from voicekit.errors import BadInput
+
+    against = None
+    if args.against is not None:
+        try:
+            against = json.loads(args.against.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise BadInput(f"cannot read the checkpoint {args.against}: {e}") from e
+    report = studio.ledger.verify(against=against)
+    since = f" (from checkpoint entry {report.checked_from - 1})" if against is not None else ""
+    lines = ([f"ledger {'ok' if report.ok else 'BROKEN'}: {report.entries} entries{since}"] + report.problems
+             + [f"repaired: {p}" for p in report.repaired]
+             + [f"untrusted key in the key folder (verifies nothing): {k}" for k in report.untrusted_keys])
+    _print(report.as_dict(), args.json, "\n".join(lines))
+    return EXIT_OK if report.ok else EXIT_LEDGER
 
 
 def _api_keys(studio, args: argparse.Namespace) -> int:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import secrets
 import threading
 import time
 from contextlib import AbstractContextManager, nullcontext
@@ -32,10 +31,8 @@ from consent.atomic import atomic_write
 from consent.challenges import DEFAULT_TTL_S, Challenge, new_challenge
 from consent.enrollment import SCOPES, Enroller, Recording
 from consent.errors import EnrollmentRefused
-from consent.keys import RegistryKeys
-from consent.ledger import Ledger
 from consent.profiles import VoiceProfile
-from consent.registry import Registry
+from consent.records import Records
 from consent.voiceprint import VOICEPRINT_RATE
 from detection.audit import Finding, inspect_audio, inspect_file
 from detection.decoding import decode_bytes, read_audio_file
@@ -215,14 +212,13 @@ class Studio:
         device: str = "cpu",
     ) -> None:
         self.home = Path(home) if home is not None else default_home()
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.keys = RegistryKeys.open(self.home / "keys", passphrase if passphrase is not None else default_passphrase())
-        self.registry = Registry(self.home / "registry.db", self.keys)
-        self.ledger = Ledger(self.home / "ledger", self.keys)
+        self._records = Records.open(self.home, passphrase if passphrase is not None else default_passphrase(),
+                                     now=clock())
+        self.keys, self.registry, self.ledger = self._records.keys, self._records.registry, self._records.ledger
         self.clock = clock
         self.threads = threads
         self.device = device  # where torch models (coqui) run: "cpu" or "cuda"
-        self.registry.ensure(engines.house_profiles(now=clock()))
+        self.registry.ensure(engines.house_profiles(now=clock()), now=clock())
         self._own_watermark = watermarker is None
         self.watermarker = watermarker or self._keyed_watermark()
         self.gate = gate or ReleaseGate(self.watermarker)
@@ -434,9 +430,7 @@ class Studio:
             challenge = new_challenge(name, now=self.clock(), ttl_s=ttl_s, nonce=nonce)
         except ValueError as e:
             raise BadInput(str(e)) from e
-        self.registry.add_challenge(challenge, on_commit=lambda: self.ledger.append("consent-challenge", {
-            "challenge_id": challenge.challenge_id, "name": challenge.name, "expires_at": challenge.expires_at,
-        }, now=challenge.issued_at))
+        self.registry.add_challenge(challenge)
         return challenge
 
     def enroll(
@@ -482,12 +476,8 @@ class Studio:
                 for i, recording in enumerate(recordings):
                     atomic_write(folder / f"reference-{i}.sealed",
                                  sealed.seal(recording.data, self.keys, profile.voice_id), mode=0o600)
-            self.registry.register(profile, challenge_id=challenge_id, now=now, on_commit=lambda: self.ledger.append(
-                "enrollment", {
-                    "voice_id": profile.voice_id, "challenge_id": challenge_id,
-                    "record_sha256": hashlib.sha256(profile.canonical()).hexdigest(),
-                    "scopes": list(scopes), "expires_at": expires_at, "key_id": self.keys.current_key_id,
-                }, now=now))
+            self.registry.register(profile, now, kind="enrollment", challenge_id=challenge_id, details={
+                "scopes": list(scopes), "expires_at": expires_at, "key_id": self.keys.current_key_id})
         except BaseException:  # no sealed audio outlives a profile that was not stored
             for file in folder.glob("*.sealed"):
                 file.unlink()
@@ -507,17 +497,11 @@ class Studio:
 
     def revoke(self, voice_id: str, reason: str = "") -> None:
         """Revoke a voice at once, for every later request; raises UnknownVoice or VoiceRevoked."""
-        now = self.clock()
-        self.registry.revoke(voice_id, reason, now, on_commit=lambda: self.ledger.append(
-            "revocation", {"voice_id": voice_id, "reason": reason}, now=now))
+        self.registry.revoke(voice_id, reason, self.clock())
 
     def rotate_keys(self) -> str:
         """Sign with a new key from now on; older records, entries and watermarks keep verifying."""
-        previous = self.keys.current_key_id
-        kid = self.keys.rotate()
-        self.ledger.append("key-rotation", {
-            "key_id": kid, "previous_key_id": previous, "public_key": self.keys.public_keys()[kid],
-        }, now=self.clock())
+        kid = self._records.rotate_keys(self.clock())
         if self._own_watermark:
             self.watermarker = self._keyed_watermark()
             self.gate = ReleaseGate(self.watermarker)
@@ -543,10 +527,8 @@ class Studio:
         except (RuntimeError, ValueError, KeyError, AssertionError) as e:
             raise EngineUnavailable(f"the model in {engine.files.folder} could not speak: {e}") from e
         profile = engines.model_voice_profile(name, engine.files, licence, speaker, language, now)
-        self.registry.register(profile, now=now, on_commit=lambda: self.ledger.append("voice-added", {
-            "voice_id": name, "record_sha256": hashlib.sha256(profile.canonical()).hexdigest(),
-            "model_sha256": engine.files.sha256, "licence": licence,
-        }, now=now))
+        self.registry.register(profile, now, kind="voice-added",
+                               details={"model_sha256": engine.files.sha256, "licence": licence})
         self._engines[f"voice:{name}"] = engine
         return self.registry.check_at(name, now=now)
 
@@ -596,11 +578,7 @@ class Studio:
         return inspect_audio(recording.samples, VOICEPRINT_RATE, self.watermarker, self.ledger, self.keys).p_value
 
     def _fresh_mark_id(self) -> int:
-        used = self.ledger.mark_ids()
-        while True:
-            candidate = secrets.randbits(32)
-            if candidate not in used:
-                return candidate
+        return self.ledger.reserve_mark(self.clock())
 
 
 def _check_enrollment_request(references: list, scopes: tuple[str, ...], expires_at: float | None, now: float) -> None:

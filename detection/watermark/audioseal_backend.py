@@ -161,7 +161,8 @@ class AudioSealWatermark:
         """Test for mark_id's 16-bit tag (the gate's question): `match` with one candidate."""
         return self.match(samples, sample_rate, [mark_id])
 
-    def match(self, samples: np.ndarray, sample_rate: int, candidates: Sequence[int]) -> Verdict:
+    def match(self, samples: np.ndarray, sample_rate: int, candidates: Sequence[int], plan: int | None = None
+              ) -> Verdict:
         """Test for any of `candidates` by their 16-bit tags (module doc).
 
         p_value: the binomial tail of the best candidate's matching bits (>= 2**-16) times the number of
@@ -177,7 +178,7 @@ class AudioSealWatermark:
         matches = np.sum(tags == bits, axis=1)
         best = int(np.argmax(matches))
         detected = score > DETECTION_THRESHOLD
-        n_tags = len(np.unique(tags, axis=0))
+        n_tags = max(plan or 0, len(np.unique(tags, axis=0)))
         alone = int(np.sum(matches == matches[best])) == 1
         return Verdict(
             p_value=min(1.0, n_tags * bit_agreement_p_value(int(matches[best]))) if detected else 1.0,

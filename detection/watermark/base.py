@@ -20,6 +20,8 @@ class Verdict:
     offset_s: where, in the input's time, the first full watermark period starts.
     scale: the playback speed at which the mark was found (1.25 = played 25 % fast).
     spans: (start_s, end_s) stretches of the input that carry the mark on their own.
+    soft_bits: blind detection's soft payload bits at the best alignment (positive means 1), for
+        list decoding (`payload.candidates`); () when the backend has none.
     """
 
     p_value: float
@@ -30,6 +32,7 @@ class Verdict:
     payload_id: int | None = None
     scale: float = 1.0
     spans: tuple[tuple[float, float], ...] = ()
+    soft_bits: tuple[float, ...] = ()
 
     def watermarked(self, threshold: float) -> bool:
         return self.p_value <= threshold
@@ -52,6 +55,8 @@ class Watermarker(Protocol):
         """Test for one mark given in advance (the gate's question); p-value for that mark alone."""
         ...
 
-    def match(self, samples: np.ndarray, sample_rate: int, candidates: Sequence[int]) -> Verdict:
-        """Test for any of several marks (an auditor's ledger); the p-value counts every candidate."""
+    def match(self, samples: np.ndarray, sample_rate: int, candidates: Sequence[int], plan: int | None = None
+              ) -> Verdict:
+        """Test for any of several marks; the p-value counts every candidate, or `plan` of them
+        when the candidates were picked from a larger set fixed in advance (list decoding)."""
         ...

@@ -15,7 +15,7 @@ Why this design:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -141,8 +141,10 @@ class KeyedWatermark:
         if best is None:
             return _nothing()
         key = self.keys[best.key_index]
-        mark_id = payload_code.decode(best.channel_bits(key))
-        return self._verdict(best, n_tests, mark_id, key.signs * (key.roles == SYNC_ROLE), mark_id)
+        soft = best.channel_bits(key)
+        mark_id = payload_code.decode(soft)
+        verdict = self._verdict(best, n_tests, mark_id, key.signs * (key.roles == SYNC_ROLE), mark_id)
+        return replace(verdict, soft_bits=tuple(float(b) for b in soft))
 
     def verify(self, samples: np.ndarray, sample_rate: int, mark_id: int) -> Verdict:
         """The release gate's question: does this audio, at its own speed, carry this mark?
@@ -153,9 +155,10 @@ class KeyedWatermark:
 
     def match(
         self, samples: np.ndarray, sample_rate: int, candidates: Sequence[int],
-        scales: Sequence[float] = SCALES, windows: bool = True,
+        scales: Sequence[float] = SCALES, windows: bool = True, plan: int | None = None,
     ) -> Verdict:
-        """Test for any of `candidates` (say, every mark in the ledger); the p-value counts them all.
+        """Test for any of `candidates` (say, a list decoder's); the p-value counts them all, or
+        `plan` candidates when they were picked from a larger set fixed in advance.
 
         mark_id in the verdict: the best-matching candidate (whether or not it is significant).
         windows=False scores the clip whole only (the gate: the whole file is ours or it is not).
@@ -175,7 +178,7 @@ class KeyedWatermark:
             z[offsets] = _ratio(corr[..., :1] + corr[..., 1:] @ codewords.T, energy)
             return z
 
-        best, n_tests = self._scan(samples, sample_rate, scales, expected, len(candidates), windows)
+        best, n_tests = self._scan(samples, sample_rate, scales, expected, max(plan or 0, len(candidates)), windows)
         if best is None:
             return _nothing()
         key = self.keys[best.key_index]

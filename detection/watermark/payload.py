@@ -5,6 +5,8 @@ the decoder flags the bytes whose bits had the weakest soft values.
 """
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 from reedsolo import ReedSolomonError, RSCodec
 
@@ -42,3 +44,68 @@ def decode(soft: np.ndarray) -> int | None:
         return int.from_bytes(bytes(message), "big")
     return None
 
+
+
+# -- list decoding: the marks an edited clip's soft bits could name, without the ledger ----------
+# RS(8, 4) is MDS: any 4 of the 8 coded bytes fix the message. For each of the 70 choices of 4 bytes,
+# each byte is guessed 4 ways (its hard decision, and with its one or two weakest bits flipped); the
+# 17,920 messages these give are ranked by how well their codewords agree with the soft bits.
+LIST_GUESSES = 4
+LIST_PLAN = 70 * LIST_GUESSES ** 4  # every message the list decoder can consider, whatever the audio
+LIST_SIZE = 64  # the best-agreeing ones handed to the matched test
+
+
+def candidates(soft: np.ndarray, size: int = LIST_SIZE) -> list[int]:
+    """Up to `size` mark ids whose codewords agree best with `soft` (CODED_BITS values, positive
+    means bit 1), best first; [] for no soft bits. A bounded set for an auditor's matched test, so
+    that test counts the same number of candidates at 10 outputs and at 10**8."""
+    soft = np.asarray(soft, np.float64)
+    if soft.size != CODED_BITS:
+        return []
+    mul, generator, inverses, subsets = _tables()
+    bits = soft.reshape(-1, 8)
+    hard = np.packbits(bits > 0, axis=1)[:, 0]
+    weakest = np.argsort(np.abs(bits), axis=1)[:, :2]
+    flips = (np.left_shift(1, 7 - weakest)).astype(np.uint8)
+    guesses = np.stack([hard, hard ^ flips[:, 0], hard ^ flips[:, 1], hard ^ flips[:, 0] ^ flips[:, 1]], axis=1)
+    choice = np.array(np.meshgrid(*[np.arange(LIST_GUESSES)] * 4, indexing="ij")).reshape(4, -1).T
+    known = guesses[subsets[:, None, :], choice[None, :, :]]  # (70, 256, 4) byte values at the chosen positions
+    messages = np.bitwise_xor.reduce(mul[inverses[:, None, :, :], known[:, :, None, :]], axis=-1).reshape(-1, 4)
+    messages = np.unique(messages, axis=0)
+    codewords = np.bitwise_xor.reduce(mul[generator[None, :, :], messages[:, None, :]], axis=-1)
+    scores = (np.unpackbits(codewords.astype(np.uint8), axis=1).astype(np.float64) * 2 - 1) @ soft
+    best = np.argsort(-scores, kind="stable")[:size]
+    return [int.from_bytes(bytes(messages[i].astype(np.uint8)), "big") for i in best]
+
+
+@cache
+def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """GF(256) multiplication table (the codec's field), the code's 8x4 generator matrix, and for
+    each 4-byte subset of positions the 4x4 matrix that recovers the message from those bytes."""
+    from itertools import combinations
+
+    import reedsolo
+
+    exp, log = np.array(reedsolo.gf_exp, np.int64), np.array(reedsolo.gf_log, np.int64)
+    a, b = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
+    mul = np.where((a == 0) | (b == 0), 0, exp[(log[a] + log[b]) % 255]).astype(np.uint8)
+    generator = np.stack([np.frombuffer(bytes(_CODEC.encode(bytes(int(i == j) for j in range(PAYLOAD_BYTES)))),
+                                        np.uint8) for i in range(PAYLOAD_BYTES)], axis=1)  # (8, 4)
+    subsets = np.array(list(combinations(range(PAYLOAD_BYTES + PARITY_BYTES), PAYLOAD_BYTES)))
+    inverses = np.stack([_gf_inverse(generator[s], mul) for s in subsets])
+    return mul, generator, inverses, subsets
+
+
+def _gf_inverse(matrix: np.ndarray, mul: np.ndarray) -> np.ndarray:
+    """Inverse of a square matrix over GF(256) by Gauss-Jordan elimination."""
+    n = len(matrix)
+    work = np.concatenate([matrix.astype(np.uint8), np.eye(n, dtype=np.uint8)], axis=1)
+    inverse_of = {int(x): int(y) for x in range(1, 256) for y in range(1, 256) if mul[x, y] == 1}
+    for col in range(n):
+        pivot = next(r for r in range(col, n) if work[r, col])
+        work[[col, pivot]] = work[[pivot, col]]
+        work[col] = mul[inverse_of[int(work[col, col])], work[col]]
+        for r in range(n):
+            if r != col and work[r, col]:
+                work[r] ^= mul[work[r, col], work[col]]
+    return work[:, n:]

@@ -111,16 +111,47 @@ def test_human_recording_is_not_watermarked(home):
     assert run.returncode == 0 and json.loads(run.stdout)["watermarked"] is False
 
 
-def test_an_edited_ledger_fails_verification(tmp_path):
+def test_an_edited_ledger_fails_verification_stops_say_until_repaired(tmp_path):
+    import sqlite3
+
     home = tmp_path / "home"
     assert voicekit(home, "say", "First.", "-o", str(tmp_path / "a.wav")).returncode == 0
+    kept = voicekit(home, "ledger", "checkpoint", "-o", str(tmp_path / "checkpoint.json"))
+    assert kept.returncode == 0, kept.stderr
     assert voicekit(home, "say", "Second.", "-o", str(tmp_path / "b.wav")).returncode == 0
-    entries = Path(home / "ledger" / "entries.jsonl")
-    entries.write_text(entries.read_text().replace('"voice":"heart"', '"voice":"joe"', 1))
+    against = voicekit(home, "ledger", "verify", "--against", str(tmp_path / "checkpoint.json"), "--json")
+    assert against.returncode == 0 and json.loads(against.stdout)["ok"] is True
+    with sqlite3.connect(home / "ledger" / "ledger.db") as db:
+        db.execute("UPDATE entries SET body = replace(body, '\"voice\":\"heart\"', '\"voice\":\"joe\"') "
+                   "WHERE kind = 'output' AND seq = (SELECT min(seq) FROM entries WHERE kind = 'output')")
     run = voicekit(home, "ledger", "verify", "--json")
     assert run.returncode == 5
     report = json.loads(run.stdout)
-    assert report["ok"] is False and report["entries"] == 2
+    assert report["ok"] is False and any("edited" in p for p in report["problems"])
+
+    refused = voicekit(home, "say", "Third.", "-o", str(tmp_path / "c.wav"))
+    assert refused.returncode == 5 and "ledger repair" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and not (tmp_path / "c.wav").exists()
+
+    repaired = voicekit(home, "ledger", "repair", "--json")
+    assert repaired.returncode == 0 and json.loads(repaired.stdout)["repaired"] is True
+    assert voicekit(home, "say", "Third.", "-o", str(tmp_path / "c.wav")).returncode == 0
+    after = json.loads(voicekit(home, "ledger", "verify", "--json").stdout)
+    assert after["ok"] is True and any("edited" in p for p in after["repaired"])
+
+
+def test_export_public_reports_a_planted_key_as_untrusted(tmp_path):
+    from consent.keys import RegistryKeys
+
+    home = tmp_path / "home"
+    assert voicekit(home, "voices").returncode == 0
+    planted = RegistryKeys.open(tmp_path / "attacker").current_key_id
+    (home / "keys" / f"{planted}.pub").write_bytes((tmp_path / "attacker" / f"{planted}.pub").read_bytes())
+    rows = json.loads(voicekit(home, "keys", "export-public", "--json").stdout)
+    assert [r["trusted"] for r in rows if r["key_id"] == planted] == [False]
+    assert sum(r["trusted"] for r in rows) == 1
+    report = json.loads(voicekit(home, "ledger", "verify", "--json").stdout)
+    assert report["untrusted_keys"] == [planted]
 
 
 def test_consent_enroll_profiles_and_keys(tmp_path):

@@ -1,0 +1,112 @@
+"""Opening a home's records together: keys, trust, the ledger and the registry, in the one order
+in which each can vouch for the next.
+
+    keys (files) -> trusted keys (pinned in the registry db) -> ledger (signed by trusted keys,
+    witnessed in the registry db) -> registry (records decided by the ledger)
+
+A new home pins its first key and opens the ledger with a `genesis` entry naming it. The home's
+folders are private (0700) and its databases 0600: they hold every enrolled person's speaker
+embedding and the signed records behind every consent.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from consent.errors import KeyStoreError
+from consent.keys import RegistryKeys
+from consent.ledger import Ledger, LedgerEntry
+from consent.registry import LedgerWitness, Registry
+from consent.trust import TrustStore
+
+
+@dataclass
+class Records:
+    keys: RegistryKeys
+    trust: TrustStore
+    ledger: Ledger
+    registry: Registry
+
+    @classmethod
+    def open(cls, home: Path, passphrase: bytes | None, now: float) -> "Records":
+        """Open (creating on first use) the records under `home`. Raises KeyStoreError when the
+        signing key is not one the pinned root introduced; a damaged ledger opens, but refuses
+        appends (LedgerBroken) until it is repaired."""
+        home = private_folder(home)
+        keys = RegistryKeys.open(home / "keys", passphrase)
+        trust = TrustStore(home / "registry.db")
+        ledger = Ledger(private_folder(home / "ledger"), keys, LedgerWitness(home / "registry.db", keys))
+        if trust.empty():
+            _pin(keys, trust, ledger, now)
+        else:
+            trust.establish(keys)
+        return cls(keys, trust, ledger, Registry(home / "registry.db", keys, ledger))
+
+    def rotate_keys(self, now: float) -> str:
+        """Make a new signing key, introduced by the current one (in the trust table and a
+        `key-rotation` entry it signs), then sign with it; returns its id."""
+        previous = self.keys.current_key_id
+        kid = self.keys.new_key()
+        self.trust.introduce(self.keys, kid, now)
+        self.keys.trust(kid)
+        self.ledger.append("key-rotation", {
+            "key_id": kid, "previous_key_id": previous, "public_key": self.keys.public_key_hex(kid),
+        }, now=now, subject=f"key {kid}")
+        self.keys.make_current(kid)
+        return kid
+
+
+def _pin(keys: RegistryKeys, trust: TrustStore, ledger: Ledger, now: float) -> None:
+    """Pin the root of a home with no trusted keys yet.
+
+    A new home: the current key, and a genesis entry. A home written before trust was pinned (its
+    ledger imported from entries.jsonl): the key that signed its first entry is the root and the
+    other keys whose private parts it holds are introduced by it. A registry replaced under an
+    existing ledger: the genesis entry and the rotations after it say which keys were trusted (the
+    missing witness keeps the ledger refusing appends until it is repaired).
+    """
+    head = ledger.head()
+    if head is None:
+        root = keys.current_key_id
+        trust.pin_root(keys, root, now)
+        keys.set_trusted({root})
+        ledger.append("genesis", {"root_key_id": root, "public_key": keys.public_key_hex(root)}, now=now,
+                      subject=f"key {root}")
+        return
+    first = ledger.entry(0)
+    if first is not None and first.kind == "genesis":
+        _pin_from_ledger(keys, trust, ledger, first)
+        return
+    held = keys.trusted()  # before pinning: the keys whose private part is on disk
+    root = first.signature.key_id if first is not None and first.signature.key_id in held else keys.current_key_id
+    trust.pin_root(keys, root, now)
+    keys.set_trusted({root}, require_current=False)
+    for kid in sorted(held - {root}):
+        trust.introduce(keys, kid, now, by=root)
+    trust.establish(keys)
+    ledger.append("trust-pinned", {"root_key_id": root, "introduced": sorted(held - {root})}, now=now)
+
+
+def _pin_from_ledger(keys: RegistryKeys, trust: TrustStore, ledger: Ledger, genesis: LedgerEntry) -> None:
+    root = genesis.body["root_key_id"]
+    if keys.public_keys_on_disk().get(root) != genesis.body.get("public_key"):
+        raise KeyStoreError(f"the ledger's genesis pins key {root}, which the key folder does not hold")
+    trust.pin_root(keys, root, genesis.time)
+    keys.set_trusted({root}, require_current=False)
+    for rotation in ledger.by_kind("key-rotation"):
+        rotation.check(keys)  # signed by a key trusted so far
+        kid = rotation.body["key_id"]
+        if keys.public_keys_on_disk().get(kid) == rotation.body.get("public_key"):
+            trust.introduce(keys, kid, rotation.time, by=rotation.signature.key_id)
+            keys.trust(kid)
+    trust.establish(keys)
+
+
+def private_folder(path: Path) -> Path:
+    """`path` created if missing, and made private to this user (0700)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return path

@@ -1,0 +1,100 @@
+"""Which signing keys an installation trusts: the root pinned when its home was made, and the keys
+introduced after it, each by a signature of a key already trusted (a rotation).
+
+Trust is never discovered from the key folder: a `.pub` planted there verifies nothing. The table
+lives in the registry's database and every introduction is mirrored by a ledger entry (`genesis`
+for the root, `key-rotation` after it), so the key history survives the loss of either one.
+"""
+from __future__ import annotations
+
+from contextlib import closing
+from pathlib import Path
+
+from consent.canonical import canonical_bytes
+from consent.errors import KeyStoreError, SignatureInvalid
+from consent.keys import RegistryKeys, Signature
+from consent.registry import connect
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS trusted_keys (
+    key_id TEXT PRIMARY KEY,
+    public_key TEXT NOT NULL,
+    introduced_by TEXT,        -- NULL for the root
+    introduced_at REAL NOT NULL,
+    signature TEXT             -- the introducer's signature over the introduction
+);
+"""
+
+
+def introduction(key_id: str, public_key: str, introduced_at: float) -> bytes:
+    """The bytes an introducing key signs."""
+    return canonical_bytes({"key_id": key_id, "public_key": public_key, "introduced_at": introduced_at})
+
+
+class TrustStore:
+    """path: the registry database."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        with closing(connect(self.path)) as db, db:
+            db.executescript(_SCHEMA)
+
+    def _rows(self) -> list[tuple]:
+        with closing(connect(self.path)) as db:
+            return db.execute("SELECT key_id, public_key, introduced_by, introduced_at, signature "
+                              "FROM trusted_keys ORDER BY introduced_at, key_id").fetchall()
+
+    def empty(self) -> bool:
+        return not self._rows()
+
+    def pin_root(self, keys: RegistryKeys, key_id: str, now: float) -> None:
+        """Pin the installation's first key (only into an empty store)."""
+        with closing(connect(self.path)) as db, db:
+            if db.execute("SELECT 1 FROM trusted_keys").fetchone() is not None:
+                raise KeyStoreError("this installation's root key is already pinned")
+            db.execute("INSERT INTO trusted_keys VALUES (?, ?, NULL, ?, NULL)", (key_id, keys.public_key_hex(key_id), now))
+
+    def introduce(self, keys: RegistryKeys, key_id: str, now: float, by: str | None = None) -> Signature:
+        """Record `key_id` as introduced by the current key (or `by`, a trusted key whose private
+        part is held); returns the signature."""
+        public = keys.public_key_hex(key_id)
+        signature = keys.sign(introduction(key_id, public, now), key_id=by)
+        with closing(connect(self.path)) as db, db:
+            db.execute("INSERT INTO trusted_keys VALUES (?, ?, ?, ?, ?)",
+                       (key_id, public, signature.key_id, now, signature.value))
+        return signature
+
+    def establish(self, keys: RegistryKeys) -> set[str]:
+        """The trusted key ids: the one root, then every key whose introduction a trusted key
+        signed. Raises KeyStoreError for a store with no root or two, or a root whose public key
+        differs from the key folder's."""
+        rows = self._rows()
+        roots = [r for r in rows if r[2] is None]
+        if len(roots) != 1:
+            raise KeyStoreError(f"the registry pins {len(roots)} root keys; an installation has exactly one "
+                                "(the trust table was edited)")
+        root_id, root_public = roots[0][0], roots[0][1]
+        if root_id in keys.public_keys_on_disk() and keys.public_keys_on_disk()[root_id] != root_public:
+            raise KeyStoreError(f"the key file of root key {root_id} does not hold the pinned public key")
+        trusted = {root_id}
+        keys.set_trusted(trusted, require_current=False)
+        pending = [r for r in rows if r[2] is not None]
+        progress = True
+        while pending and progress:
+            progress = False
+            for row in list(pending):
+                key_id, public, by, at, value = row
+                if by not in trusted:
+                    continue
+                pending.remove(row)
+                try:
+                    keys.verify(introduction(key_id, public, at), Signature(by, value))
+                except SignatureInvalid:
+                    continue  # a forged introduction: the key stays untrusted
+                if keys.public_keys_on_disk().get(key_id) != public:
+                    continue
+                trusted.add(key_id)
+                keys.trust(key_id)
+                progress = True
+        keys.set_trusted(trusted)
+        return trusted
