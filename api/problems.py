@@ -49,6 +49,7 @@ _MAPPED: list[tuple[type[Exception], int, str]] = [
     (consent_errors.LedgerBroken, 503, "ledger-broken"),
     (consent_errors.LedgerCorrupt, 503, "ledger-corrupt"),
     (detection_errors.UnreadableAudio, 400, "unreadable-audio"),
+    (detection_errors.WindowTooWide, 400, "window-too-wide"),
     # What the gate refuses in practice is audio too short or quiet to carry a verifiable mark
     # (a lone symbol or syllable), after three marks were tried: the request's content, so 422.
     (detection_errors.GateRefused, 422, "gate-refused"),

@@ -259,6 +259,19 @@ class Ledger:
                                  "ORDER BY seq LIMIT 1", (mark_id,)).fetchone()
         return None if row is None else LedgerEntry._from_row(row)
 
+    def marks_between(self, since: float, until: float, limit: int) -> list[int]:
+        """Mark ids of the outputs made between two times (Unix seconds), at most `limit`, through
+        the (kind, time) index: O(log n + k)."""
+        rows = self._db().execute("SELECT mark_id FROM entries WHERE kind = 'output' AND time BETWEEN ? AND ? "
+                                  "AND mark_id IS NOT NULL LIMIT ?", (since, until, limit))
+        return [row[0] for row in rows]
+
+    def recent_marks(self, limit: int) -> list[int]:
+        """Mark ids of the `limit` latest outputs, through the (kind, time) index: O(log n + limit)."""
+        rows = self._db().execute("SELECT mark_id FROM entries WHERE kind = 'output' AND mark_id IS NOT NULL "
+                                  "ORDER BY time DESC LIMIT ?", (limit,))
+        return [row[0] for row in rows]
+
     def latest(self, subject: str, kinds: tuple[str, ...] | None = None) -> LedgerEntry | None:
         """The last entry about `subject` (of one of `kinds`), checked: raises SignatureInvalid if
         it was edited or not signed by a trusted key. The registry decides state with it."""
@@ -391,17 +404,23 @@ class Ledger:
     def _import_jsonl(self, legacy: Path) -> None:
         """Copy `entries.jsonl` into the database as it is (hashes and signatures unchanged, so
         `verify` still judges them); a torn last line from a crash is dropped and recorded in a
-        `ledger-imported` entry. The old files are kept, renamed."""
+        `ledger-imported` entry. Any other unreadable line stops the import (LedgerCorrupt) with
+        nothing written, so no entry is lost. The old files are kept, renamed."""
         entries, dropped = [], None
-        with open(legacy, "rb") as f:
-            for number, line in enumerate(f, start=1):
-                try:
-                    if not line.endswith(b"\n"):
-                        raise ValueError("no end of line")
-                    entries.append(LedgerEntry.from_dict(json.loads(line)))
-                except (ValueError, KeyError, TypeError):
-                    dropped = f"line {number} of entries.jsonl was cut off or unreadable and was dropped"
-                    break
+        lines = legacy.read_bytes().splitlines(keepends=True)
+        for number, line in enumerate(lines, start=1):
+            if number == len(lines) and not line.endswith(b"\n"):
+                dropped = f"line {number} of entries.jsonl was cut off by a crash and was dropped"
+                break
+            try:
+                entries.append(LedgerEntry.from_dict(json.loads(line)))
+            except (ValueError, KeyError, TypeError) as e:
+                self._local.db.close()
+                del self._local.db
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+                raise LedgerCorrupt(f"line {number} of {legacy} is not a ledger entry; nothing was imported "
+                                    "(repair or remove that line, then open again)") from e
         with self._transaction() as db:
             for entry in entries:
                 _store(db, entry, _legacy_subject(entry))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -11,6 +11,7 @@ from consent.keys import RegistryKeys
 from consent.ledger import Ledger
 from detection import provenance
 from detection.decoding import decode_file
+from detection.errors import WindowTooWide
 from detection.gate import RELEASE_P_VALUE
 from detection.watermark.base import Watermarker
 from detection.watermark import payload as payload_code
@@ -39,32 +40,51 @@ class Finding:
         }
 
 
-def inspect_audio(
-    samples: np.ndarray, sample_rate: int, watermarker: Watermarker, ledger: Ledger, keys: RegistryKeys
-) -> Finding:
-    """Two tests, and the smaller p-value times two: blind detection (any mark under our keys), and
-    a matched test of the marks the blind payload bits could name (a list decoder's best
-    LIST_SIZE, counted as LIST_PLAN tests; stronger, and it survives edits that break the payload).
-    Neither reads the ledger: its size changes neither the cost nor the p-value.
+MAX_WINDOW_OUTPUTS = 100_000  # the most marks one detection matches from an auditor's time window
 
-    The record named is looked up in the ledger's index (the decoded payload's, else the matched
-    mark's) and its signature checked; nothing is scanned.
+
+def window_marks(ledger: Ledger, since: float, until: float) -> list[int]:
+    """The marks of every output made in a time window (Unix seconds), from the ledger's index;
+    raises WindowTooWide beyond MAX_WINDOW_OUTPUTS."""
+    issued = ledger.marks_between(since, until, limit=MAX_WINDOW_OUTPUTS + 1)
+    if len(issued) > MAX_WINDOW_OUTPUTS:
+        raise WindowTooWide(f"the window holds more than {MAX_WINDOW_OUTPUTS} outputs; give a narrower one")
+    return issued
+
+
+def inspect_audio(
+    samples: np.ndarray, sample_rate: int, watermarker: Watermarker, ledger: Ledger, keys: RegistryKeys,
+    issued: Sequence[int] = (),
+) -> Finding:
+    """Up to three tests, and the smallest p-value times their number:
+    - blind detection of the sync symbols (any mark under our keys);
+    - a matched test of the marks the blind payload bits could name (the list decoder's best
+      LIST_SIZE, counted as every possible codeword, since the list came from this audio);
+    - with `issued` (marks the caller picked without looking at the audio: an auditor's time
+      window, `window_marks`; the latest outputs for an enrollment): a matched test of them. A
+      fixed set, so only its own size is counted: the strongest test, and it survives edits that
+      break the payload.
+    None reads the whole ledger: without `issued` neither the cost nor the p-value depends on its
+    size. The record named is looked up in the ledger's index and its signature checked.
     """
     blind = watermarker.detect(samples, sample_rate)
+    tests = [blind]
     listed = payload_code.candidates(np.array(blind.soft_bits)) if blind.soft_bits else []
     if blind.mark_id is not None and blind.mark_id not in listed:
         listed.insert(0, blind.mark_id)
-    matched = watermarker.match(samples, sample_rate, listed, plan=payload_code.LIST_PLAN) if listed else None
-    p_value = min(1.0, 2 * min(blind.p_value, matched.p_value if matched else 1.0))
+    if listed:
+        tests.append(watermarker.match(samples, sample_rate, listed, plan=payload_code.LIST_PLAN))
+    if issued:
+        tests.append(watermarker.match(samples, sample_rate, list(issued)))
+    best = min(tests, key=lambda v: v.p_value)
+    p_value = min(1.0, len(tests) * best.p_value)
     watermarked = p_value <= RELEASE_P_VALUE
     entry = None
     if watermarked:
-        named = [blind.mark_id]
-        if matched is not None and matched.p_value <= RELEASE_P_VALUE / 2:
-            named.append(matched.mark_id)
+        named = [blind.mark_id] + [t.mark_id for t in tests[1:] if len(tests) * t.p_value <= RELEASE_P_VALUE]
         entry = next((e for e in (ledger.find_mark(m) for m in named if m is not None) if e is not None), None)
-    decoded = blind.mark_id if blind.mark_id is not None else (matched.payload_id if matched else None)
-    best = matched if (matched is not None and matched.p_value < blind.p_value) else blind
+    decoded = blind.mark_id if blind.mark_id is not None else next(
+        (t.payload_id for t in tests[1:] if t.payload_id is not None), None)
     return Finding(
         watermarked=watermarked,
         p_value=p_value,
@@ -76,7 +96,8 @@ def inspect_audio(
     )
 
 
-def inspect_file(path: Path | str, watermarker: Watermarker, ledger: Ledger, keys: RegistryKeys) -> Finding:
+def inspect_file(path: Path | str, watermarker: Watermarker, ledger: Ledger, keys: RegistryKeys,
+                 issued: Sequence[int] = ()) -> Finding:
     """Raises UnreadableAudio for a missing, empty or non-audio file."""
     samples, rate = decode_file(path)
-    return inspect_audio(samples, rate, watermarker, ledger, keys)
+    return inspect_audio(samples, rate, watermarker, ledger, keys, issued)

@@ -13,6 +13,10 @@ class PayloadTooLarge(DetectionError):
     """A payload does not fit the watermark's capacity."""
 
 
+class WindowTooWide(DetectionError):
+    """An auditor's time window holds more outputs than one detection matches against."""
+
+
 class GateRefused(DetectionError):
     """The release gate did not find the expected mark in the final encoded audio."""
 

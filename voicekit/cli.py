@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     detect = commands.add_parser("detect", help="is this file ours? which voice, which record?")
     detect.add_argument("file", type=Path)
+    detect.add_argument("--since", help="made after this ISO date or date-time: also match that window's outputs")
+    detect.add_argument("--until", help="made before this ISO date or date-time (default: now)")
     detect.add_argument("--json", action="store_true")
 
     consent = commands.add_parser("consent", help="consent challenges")
@@ -164,12 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from consent.errors import ConsentError, LedgerCorrupt
-    from detection.errors import GateRefused, UnreadableAudio
+    from detection.errors import GateRefused, UnreadableAudio, WindowTooWide
     from voicekit.errors import BadInput, EngineUnavailable
 
     try:
         return _run(args)
-    except (BadInput, UnreadableAudio) as e:
+    except (BadInput, UnreadableAudio, WindowTooWide) as e:
         return _fail(EXIT_BAD_INPUT, str(e))
     except LedgerCorrupt as e:
         return _fail(EXIT_LEDGER, f"ledger: {e}")
@@ -249,7 +251,9 @@ def _run(args: argparse.Namespace) -> int:
         _print(rows, args.json, text)
         return EXIT_OK
     if args.command == "detect":
-        finding = studio.detect(args.file).as_dict()
+        since = None if args.since is None else _parse_time(args.since, "--since")
+        until = None if args.until is None else _parse_time(args.until, "--until", end_of_day=True)
+        finding = studio.detect(args.file, since=since, until=until).as_dict()
         verdict = "watermarked" if finding["watermarked"] else "not watermarked"
         extra = f", mark {finding['mark_id']}, voice {finding['provenance']['voice']}" if finding["provenance"] else ""
         _print(finding, args.json, f"{args.file}: {verdict} (p={finding['p_value']:.3g}){extra}")
@@ -488,19 +492,23 @@ def _scopes(text: str) -> tuple[str, ...]:
 
 def _parse_expiry(text: str | None) -> float | None:
     """ISO date (the end of that day, UTC) or date-time (UTC unless it names a zone) -> Unix seconds."""
+    return None if text is None else _parse_time(text, "--expires", end_of_day=True)
+
+
+def _parse_time(text: str, flag: str, end_of_day: bool = False) -> float:
+    """ISO date (its start, or with end_of_day its end, UTC) or date-time (UTC unless it names a
+    zone) -> Unix seconds; BadInput naming `flag` otherwise."""
     from datetime import date, datetime, time, timedelta, timezone
 
     from voicekit.errors import BadInput
 
-    if text is None:
-        return None
     try:
         if len(text) == 10:
-            day = date.fromisoformat(text) + timedelta(days=1)
+            day = date.fromisoformat(text) + timedelta(days=1 if end_of_day else 0)
             return datetime.combine(day, time(), timezone.utc).timestamp()
         moment = datetime.fromisoformat(text)
     except ValueError as e:
-        raise BadInput(f"--expires {text!r} is not an ISO date (2027-01-31) or date-time") from e
+        raise BadInput(f"{flag} {text!r} is not an ISO date (2027-01-31) or date-time") from e
     return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
 
 

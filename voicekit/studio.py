@@ -34,7 +34,7 @@ from consent.errors import EnrollmentRefused
 from consent.profiles import VoiceProfile
 from consent.records import Records
 from consent.voiceprint import VOICEPRINT_RATE
-from detection.audit import Finding, inspect_audio, inspect_file
+from detection.audit import Finding, inspect_audio, inspect_file, window_marks
 from detection.decoding import decode_bytes, read_audio_file
 from detection.errors import GateRefused
 from detection.gate import GateVerdict, ReleaseGate
@@ -63,6 +63,7 @@ PCM = "pcm"  # raw 16-bit little-endian mono: gated as WAV, released as the WAV'
 # Ogg Opus (chained streams) decode only their first piece in libsndfile, so they are not offered.
 STREAM_FORMATS = (PCM, "aac")
 VOICE_NAME = re.compile(r"[a-z][a-z0-9_-]{1,39}")
+RECENT_OUTPUTS_CHECKED = 10_000  # outputs whose marks an enrollment recording is matched against
 
 
 @dataclass(frozen=True)
@@ -416,11 +417,20 @@ class Studio:
     def _aligner(self) -> ForcedAligner:
         return ForcedAligner()
 
-    def detect(self, source: Path | str | bytes) -> Finding:
-        """Is this file (a path, or its bytes) ours? Raises UnreadableAudio for a missing, empty or non-audio file."""
+    def detect(self, source: Path | str | bytes, since: float | None = None, until: float | None = None) -> Finding:
+        """Is this file (a path, or its bytes) ours? since/until (Unix seconds): when the caller
+        knows the audio was made, which adds a test of every output of that window (stronger on
+        heavily edited audio; see detection.audit). Raises UnreadableAudio for a missing, empty or
+        non-audio file, BadInput for a window that ends before it starts, WindowTooWide."""
+        issued: list[int] = []
+        if since is not None or until is not None:
+            window = (since if since is not None else 0.0, until if until is not None else self.clock())
+            if window[1] < window[0]:
+                raise BadInput("the time window ends before it starts")
+            issued = window_marks(self.ledger, *window)
         if isinstance(source, bytes):
-            return inspect_audio(*decode_bytes(source), self.watermarker, self.ledger, self.keys)
-        return inspect_file(source, self.watermarker, self.ledger, self.keys)
+            return inspect_audio(*decode_bytes(source), self.watermarker, self.ledger, self.keys, issued)
+        return inspect_file(source, self.watermarker, self.ledger, self.keys, issued)
 
     def consent_challenge(self, name: str, ttl_s: float = DEFAULT_TTL_S,
                           nonce: tuple[str, ...] | None = None) -> Challenge:
@@ -575,7 +585,11 @@ class Studio:
         return Recording(Path(path).name, data, audio.resample(samples, rate, VOICEPRINT_RATE))
 
     def _watermark_p(self, recording: Recording) -> float:
-        return inspect_audio(recording.samples, VOICEPRINT_RATE, self.watermarker, self.ledger, self.keys).p_value
+        """Our mark's p-value in an enrollment recording, matched against the latest outputs too:
+        a clone of the victim saying the fresh challenge would have been made minutes before."""
+        recent = self.ledger.recent_marks(RECENT_OUTPUTS_CHECKED)
+        return inspect_audio(recording.samples, VOICEPRINT_RATE, self.watermarker, self.ledger, self.keys,
+                             recent).p_value
 
     def _fresh_mark_id(self) -> int:
         return self.ledger.reserve_mark(self.clock())

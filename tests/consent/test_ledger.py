@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from consent.canonical import canonical_bytes
-from consent.errors import CheckpointInvalid, LedgerBroken
+from consent.errors import CheckpointInvalid, LedgerBroken, LedgerCorrupt
 from consent.keys import RegistryKeys, Signature, key_id_of
 from consent.ledger import LedgerEntry
 from consent.records import Records
@@ -39,6 +39,15 @@ def home(tmp_path):
 def _sql(home, sql, *args):
     with sqlite3.connect(home / "ledger" / "ledger.db") as db:
         db.execute(sql, args)
+
+
+def _refused(home, problem: str, message: str) -> None:
+    """Reopened, the ledger fails verification with `problem` and refuses an append with `message`."""
+    records = _open(home)
+    report = records.ledger.verify()
+    assert not report.ok and any(problem in p for p in report.problems), report.problems
+    with pytest.raises(LedgerBroken, match=message):
+        records.ledger.append("output", {"mark_id": 5, "voice": "heart"}, now=2000.0)
 
 
 def _outputs(ledger):
@@ -88,11 +97,7 @@ def test_reordered_entries_are_caught(home):
 
 def test_entries_cut_off_the_end_are_caught_by_the_registry_witness(home):
     _sql(home, "DELETE FROM entries WHERE seq >= 3")
-    records = _open(home)
-    report = records.ledger.verify()
-    assert not report.ok and any("witnessed entry 4" in p for p in report.problems)
-    with pytest.raises(LedgerBroken, match="cut off"):
-        records.ledger.append("output", {"mark_id": 5, "voice": "heart"}, now=2000.0)
+    _refused(home, "witnessed entry 4", "cut off")
 
 
 def test_rollback_to_an_older_copy_is_refused(home, tmp_path):
@@ -106,10 +111,7 @@ def test_rollback_to_an_older_copy_is_refused(home, tmp_path):
     for suffix in ("", "-wal", "-shm"):
         (home / "ledger" / f"ledger.db{suffix}").unlink(missing_ok=True)
     shutil.copy(older, home / "ledger" / "ledger.db")
-    records = _open(home)
-    assert not records.ledger.verify().ok
-    with pytest.raises(LedgerBroken, match="older copy restored"):
-        records.ledger.append("output", {"mark_id": 10, "voice": "heart"}, now=2002.0)
+    _refused(home, "witnessed entry 6", "older copy restored")
 
 
 @pytest.mark.parametrize("what", ["ledger.db", "ledger folder"])
@@ -119,11 +121,7 @@ def test_a_deleted_ledger_is_refused_while_the_registry_has_records(home, what):
     else:
         for suffix in ("", "-wal", "-shm"):
             (home / "ledger" / f"ledger.db{suffix}").unlink(missing_ok=True)
-    records = _open(home)
-    report = records.ledger.verify()
-    assert not report.ok and any("empty or missing" in p for p in report.problems)
-    with pytest.raises(LedgerBroken, match="empty or missing"):
-        records.ledger.append("output", {"mark_id": 5, "voice": "heart"}, now=2000.0)
+    _refused(home, "empty or missing", "empty or missing")
 
 
 def test_an_entry_rehashed_and_signed_by_a_foreign_key_is_caught(home, tmp_path):
@@ -267,3 +265,16 @@ def test_a_new_home_is_private(tmp_path):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
     for file in [home / "registry.db", *(home / "ledger").glob("ledger.db*"), *(home / "keys").iterdir()]:
         assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+
+
+def test_a_legacy_ledger_with_a_corrupt_middle_line_is_not_imported_and_nothing_is_lost(tmp_path):
+    home = tmp_path / "old"
+    keys = RegistryKeys.open(home / "keys")
+    body = {"mark_id": 1, "voice": "heart"}
+    digest = LedgerEntry.digest(0, "0" * 64, 0.0, "output", body)
+    good = json.dumps(LedgerEntry(0, "0" * 64, 0.0, "output", body, digest, keys.sign(bytes.fromhex(digest))).as_dict())
+    (home / "ledger").mkdir()
+    (home / "ledger" / "entries.jsonl").write_text(good + "\n{not json\n" + good + "\n")
+    with pytest.raises(LedgerCorrupt, match="line 2 of .* is not a ledger entry"):
+        _open(home)
+    assert (home / "ledger" / "entries.jsonl").exists() and not (home / "ledger" / "ledger.db").exists()

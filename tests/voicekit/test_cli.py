@@ -40,6 +40,8 @@ def test_say_detect_and_ledger_verify(home, tmp_path):
     assert found["watermarked"] is True and found["p_value"] <= 1e-6
     assert found["mark_id"] == said["mark_id"] and found["payload"] == said["mark_id"]
     assert found["provenance"]["voice"] == "joe" and found["provenance"]["signature_valid"] is True
+    windowed = voicekit(home, "detect", str(out), "--since", "2020-01-01", "--json")
+    assert windowed.returncode == 0 and json.loads(windowed.stdout)["mark_id"] == said["mark_id"]
 
     run = voicekit(home, "ledger", "verify", "--json")
     assert run.returncode == 0 and json.loads(run.stdout)["ok"] is True
@@ -67,6 +69,7 @@ def test_voices_lists_the_house_voices(home):
     (["say", "Hi.", "-o", "{tmp}/x.aiff"], 2, "unsupported output extension '.aiff'"),
     (["say", "Hi.", "-o", "{tmp}/x.wav", "--sample-rate", "1000"], 2, "outside 8000..48000"),
     (["detect", "{tmp}/nothing.wav"], 2, "no such file"),
+    (["detect", "{tmp}/nothing.wav", "--since", "last week"], 2, "--since 'last week' is not an ISO date"),
 ])
 def test_bad_input_gets_one_clear_line_and_writes_nothing(home, tmp_path, args, code, message):
     run = voicekit(home, *[a.replace("{tmp}", str(tmp_path)) for a in args])

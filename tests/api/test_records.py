@@ -1,0 +1,53 @@
+"""The service on a home an attacker edited with `sqlite3`: a revoked voice revived in the registry
+does not speak, a key escalated in the database is refused, and a broken ledger stops all
+releases with a problem the operator can act on."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from api.settings import ServiceSettings
+from tests.api.conftest import SETTINGS, bearer
+
+
+@pytest.fixture(scope="module")
+def attacked(tmp_path_factory):
+    home = tmp_path_factory.mktemp("attacked")
+    with TestClient(create_app(ServiceSettings(home=home, **SETTINGS))) as client:
+        yield home, client, client.app.state.service
+
+
+def _problem(response, status: int, slug: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["type"] == f"urn:voicekit:problem:{slug}"
+    return body
+
+
+def test_revival_escalation_and_a_broken_ledger_are_refused(attacked):
+    home, client, service = attacked
+    _, speaker = service.access.create_key("alice", ("speak",), service.studio.clock())
+    key, admin_to_be = service.access.create_key("mallory", ("speak",), service.studio.clock())
+    _, auditor = service.access.create_key("audit", ("audit",), service.studio.clock())
+
+    service.studio.revoke("joe", reason="licence withdrawn")
+    with sqlite3.connect(home / "registry.db") as db:
+        db.execute("UPDATE voices SET revoked_at = NULL, revoked_reason = NULL WHERE voice_id = 'joe'")
+        db.execute("UPDATE api_keys SET scopes = '[\"speak\", \"admin\"]' WHERE key_id = ?", (key.key_id,))
+    refused = _problem(client.post("/v1/speech", headers=bearer(speaker), json={"text": "Hello.", "voice": "joe"}),
+                       403, "voice-revoked")
+    assert "altered to say active" in refused["detail"]
+    _problem(client.get("/v1/api-keys", headers=bearer(admin_to_be)), 401, "invalid-api-key")
+
+    assert client.post("/v1/speech", headers=bearer(speaker), json={"text": "Hello.", "voice": "heart"}).status_code == 200
+    with sqlite3.connect(home / "ledger" / "ledger.db") as db:
+        db.execute("DELETE FROM entries WHERE seq = (SELECT max(seq) FROM entries)")
+    broken = _problem(client.post("/v1/speech", headers=bearer(speaker), json={"text": "Hello.", "voice": "heart"}),
+                      503, "ledger-broken")
+    assert "ledger repair" in broken["detail"]
+    report = client.get("/v1/ledger/verify", headers=bearer(auditor)).json()
+    assert report["ok"] is False and any("cut off" in p for p in report["problems"])
