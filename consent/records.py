@@ -10,13 +10,17 @@ embedding and the signed records behind every consent.
 """
 from __future__ import annotations
 
+import fcntl
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator, Sequence
 
 from consent.errors import KeyStoreError
 from consent.keys import RegistryKeys
 from consent.ledger import Ledger, LedgerEntry
+from consent.profiles import VoiceProfile
 from consent.registry import LedgerWitness, Registry
 from consent.trust import TrustStore
 
@@ -29,19 +33,28 @@ class Records:
     registry: Registry
 
     @classmethod
-    def open(cls, home: Path, passphrase: bytes | None, now: float) -> "Records":
-        """Open (creating on first use) the records under `home`. Raises KeyStoreError when the
-        signing key is not one the pinned root introduced; a damaged ledger opens, but refuses
-        appends (LedgerBroken) until it is repaired."""
+    def open(cls, home: Path, passphrase: bytes | None, now: float,
+             house: Sequence[VoiceProfile] = ()) -> "Records":
+        """Open (creating on first use) the records under `home`, registering the `house` voices
+        not registered yet. Raises KeyStoreError when the signing key is not one the pinned root
+        introduced; a damaged ledger opens, but refuses appends (LedgerBroken) until it is
+        repaired. Processes opening one home at once take turns (a lock file), so a new home gets
+        one root and one genesis entry."""
         home = private_folder(home)
-        keys = RegistryKeys.open(home / "keys", passphrase)
-        trust = TrustStore(home / "registry.db")
-        ledger = Ledger(private_folder(home / "ledger"), keys, LedgerWitness(home / "registry.db", keys))
-        if trust.empty():
-            _pin(keys, trust, ledger, now)
-        else:
-            trust.establish(keys)
-        return cls(keys, trust, ledger, Registry(home / "registry.db", keys, ledger))
+        with _exclusive(home / "records.lock"):
+            keys = RegistryKeys.open(home / "keys", passphrase)
+            trust = TrustStore(home / "registry.db")
+            ledger = Ledger(private_folder(home / "ledger"), keys, LedgerWitness(home / "registry.db", keys))
+            legacy = False
+            if trust.empty():
+                legacy = _pin(keys, trust, ledger, now)
+            else:
+                trust.establish(keys)
+            registry = Registry(home / "registry.db", keys, ledger)
+            if legacy:
+                registry.adopt_unrecorded(now)
+            registry.ensure(list(house), now=now)
+        return cls(keys, trust, ledger, registry)
 
     def rotate_keys(self, now: float) -> str:
         """Make a new signing key, introduced by the current one (in the trust table and a
@@ -57,8 +70,9 @@ class Records:
         return kid
 
 
-def _pin(keys: RegistryKeys, trust: TrustStore, ledger: Ledger, now: float) -> None:
-    """Pin the root of a home with no trusted keys yet.
+def _pin(keys: RegistryKeys, trust: TrustStore, ledger: Ledger, now: float) -> bool:
+    """Pin the root of a home with no trusted keys yet; True for a home written before trust was
+    pinned (its registry's records then need ledger entries of their own).
 
     A new home: the current key, and a genesis entry. A home written before trust was pinned (its
     ledger imported from entries.jsonl): the key that signed its first entry is the root and the
@@ -73,11 +87,11 @@ def _pin(keys: RegistryKeys, trust: TrustStore, ledger: Ledger, now: float) -> N
         keys.set_trusted({root})
         ledger.append("genesis", {"root_key_id": root, "public_key": keys.public_key_hex(root)}, now=now,
                       subject=f"key {root}")
-        return
+        return False
     first = ledger.entry(0)
     if first is not None and first.kind == "genesis":
         _pin_from_ledger(keys, trust, ledger, first)
-        return
+        return False
     held = keys.trusted()  # before pinning: the keys whose private part is on disk
     root = first.signature.key_id if first is not None and first.signature.key_id in held else keys.current_key_id
     trust.pin_root(keys, root, now)
@@ -86,6 +100,7 @@ def _pin(keys: RegistryKeys, trust: TrustStore, ledger: Ledger, now: float) -> N
         trust.introduce(keys, kid, now, by=root)
     trust.establish(keys)
     ledger.append("trust-pinned", {"root_key_id": root, "introduced": sorted(held - {root})}, now=now)
+    return True
 
 
 def _pin_from_ledger(keys: RegistryKeys, trust: TrustStore, ledger: Ledger, genesis: LedgerEntry) -> None:
@@ -101,6 +116,16 @@ def _pin_from_ledger(keys: RegistryKeys, trust: TrustStore, ledger: Ledger, gene
             trust.introduce(keys, kid, rotation.time, by=rotation.signature.key_id)
             keys.trust(kid)
     trust.establish(keys)
+
+
+@contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def private_folder(path: Path) -> Path:

@@ -212,6 +212,24 @@ class Registry:
             if profile.voice_id not in known:
                 self.register(profile, now=now)
 
+    def adopt_unrecorded(self, now: float) -> list[str]:
+        """Give each stored record that verifies but has no registration in the ledger one
+        (`voice-registered`, marked adopted): house voices of a home written before every
+        registration was a ledger entry. Rows that do not verify stay refused. Returns the ids."""
+        adopted = []
+        for voice_id in self.voice_ids():
+            stored = self._load(voice_id)
+            try:
+                self._verified(voice_id, stored)
+            except ProfileTampered:
+                continue
+            if self.ledger.latest(voice_id, STATE_KINDS) is None:
+                self.ledger.append("voice-registered", {
+                    "voice_id": voice_id, "record_sha256": hashlib.sha256(stored.record).hexdigest(), "adopted": True,
+                }, now=now, subject=voice_id)
+                adopted.append(voice_id)
+        return adopted
+
     def voice_ids(self) -> list[str]:
         with closing(self._connect()) as db:
             return [row[0] for row in db.execute("SELECT voice_id FROM voices ORDER BY voice_id")]

@@ -13,8 +13,8 @@ from detection import provenance
 from detection.decoding import decode_file
 from detection.errors import WindowTooWide
 from detection.gate import RELEASE_P_VALUE
-from detection.watermark.base import Watermarker
 from detection.watermark import payload as payload_code
+from detection.watermark.base import Watermarker
 from detection.watermark.payload import PAYLOAD_BYTES
 
 

@@ -214,12 +214,11 @@ class Studio:
     ) -> None:
         self.home = Path(home) if home is not None else default_home()
         self._records = Records.open(self.home, passphrase if passphrase is not None else default_passphrase(),
-                                     now=clock())
+                                     now=clock(), house=engines.house_profiles(now=clock()))
         self.keys, self.registry, self.ledger = self._records.keys, self._records.registry, self._records.ledger
         self.clock = clock
         self.threads = threads
         self.device = device  # where torch models (coqui) run: "cpu" or "cuda"
-        self.registry.ensure(engines.house_profiles(now=clock()), now=clock())
         self._own_watermark = watermarker is None
         self.watermarker = watermarker or self._keyed_watermark()
         self.gate = gate or ReleaseGate(self.watermarker)

@@ -19,6 +19,7 @@ from consent.canonical import canonical_bytes
 from consent.errors import CheckpointInvalid, LedgerBroken, LedgerCorrupt
 from consent.keys import RegistryKeys, Signature, key_id_of
 from consent.ledger import LedgerEntry
+from consent.profiles import VoiceProfile
 from consent.records import Records
 
 
@@ -203,7 +204,15 @@ def test_a_legacy_jsonl_ledger_with_a_torn_last_line_is_imported_and_the_tear_re
         prev = digest
     (home / "ledger").mkdir()
     (home / "ledger" / "entries.jsonl").write_text("".join(lines) + lines[0][:40])
+    heart = VoiceProfile("heart", "house", "heart", "Heart", "Apache-2.0", ("tts",), 0.0)
+    signature = heart.sign(keys)
+    with sqlite3.connect(home / "registry.db") as db:  # the old registry: signed rows, no ledger entries
+        db.execute("CREATE TABLE voices (voice_id TEXT PRIMARY KEY, record BLOB NOT NULL, key_id TEXT NOT NULL, "
+                   "signature TEXT NOT NULL, revoked_at REAL, revoked_reason TEXT)")
+        db.execute("INSERT INTO voices (voice_id, record, key_id, signature) VALUES ('heart', ?, ?, ?)",
+                   (heart.canonical(), signature.key_id, signature.value))
     records = _open(home)
+    assert records.registry.check_at("heart", now=10.0) == heart
     assert records.ledger.find_mark(102).seq == 2
     imported = next(records.ledger.by_kind("ledger-imported"))
     assert imported.body["entries"] == 3 and "line 4" in imported.body["dropped"]
@@ -278,3 +287,19 @@ def test_a_legacy_ledger_with_a_corrupt_middle_line_is_not_imported_and_nothing_
     with pytest.raises(LedgerCorrupt, match="line 2 of .* is not a ledger entry"):
         _open(home)
     assert (home / "ledger" / "entries.jsonl").exists() and not (home / "ledger" / "ledger.db").exists()
+
+
+def _open_with_house(home):
+    heart = VoiceProfile("heart", "house", "heart", "Heart", "Apache-2.0", ("tts",), 0.0)
+    records = Records.open(home, None, now=1000.0, house=[heart])
+    return records.keys.current_key_id
+
+
+def test_processes_opening_a_new_home_at_once_pin_one_root_and_one_genesis(tmp_path):
+    home = tmp_path / "new"
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        roots = pool.map(_open_with_house, [home] * 4)
+    records = _open(home)
+    assert len(set(roots)) == 1 and records.keys.trusted() == {roots[0]}
+    kinds = [e.kind for e in records.ledger.entries()]
+    assert kinds == ["genesis", "voice-registered"] and records.ledger.verify().ok
