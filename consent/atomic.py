@@ -1,4 +1,5 @@
-"""Write a file so that readers see the old content or the new, never half of it."""
+"""Files written safely: atomically (readers see the old content or the new, never half of it), and
+privately."""
 from __future__ import annotations
 
 import os
@@ -26,3 +27,14 @@ def atomic_write(path: Path | str, data: bytes, mode: int = 0o600) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def create_private(path: Path) -> None:
+    """Create an empty file with mode 0600 unless it exists. Never opens an existing file: closing
+    any descriptor of a database would drop the POSIX locks this process's SQLite connections
+    hold on it, and another process could then reset the write-ahead log under them (committed
+    entries were lost that way when a server was killed)."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
+    except FileExistsError:
+        pass

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 import sqlite3
 import threading
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Protocol
 
+from consent.atomic import create_private
 from consent.canonical import canonical_bytes
 from consent.errors import CheckpointInvalid, LedgerBroken, LedgerCorrupt, SignatureInvalid
 from consent.keys import RegistryKeys, Signature
@@ -152,7 +152,7 @@ class Ledger:
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
-            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))  # private, and so its -wal and -shm
+            create_private(self.path)  # 0600, and so its -wal and -shm
             db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import time
 from contextlib import closing
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from consent.atomic import create_private
 from consent.canonical import canonical_bytes
 from consent.challenges import Challenge
 from consent.errors import (
@@ -75,7 +75,7 @@ CREATE TABLE IF NOT EXISTS ledger_witness (
 def connect(path: Path, timeout: float = 30) -> sqlite3.Connection:
     """A connection to an SQLite database, the file created private (0600) first if missing, so
     that SQLite gives its -wal and -shm files the same mode."""
-    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    create_private(path)
     return sqlite3.connect(path, timeout=timeout)
 
 
