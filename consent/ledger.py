@@ -104,7 +104,7 @@ class LedgerReport:
     ok: bool
     entries: int
     problems: list[str] = field(default_factory=list)
-    repaired: list[str] = field(default_factory=list)  # damage a signed repair entry recorded
+    repaired: list[str] = field(default_factory=list)  # damage signed repair entries recorded (still reported)
     untrusted_keys: list[str] = field(default_factory=list)
     checked_from: int = 0  # the first entry verified (after a checkpoint, its successor)
 
@@ -307,8 +307,8 @@ class Ledger:
         """Check the chain, every signature (trusted keys only), the genesis entry and the
         witness; from `against` (a checkpoint) only what follows it, after checking that the
         ledger still holds the checkpoint's entry. Damage a signed repair entry recorded is
-        reported under `repaired`; any other problem fails the report and stops appends until
-        `repair`."""
+        listed under `repaired` (and no longer fails the report); any other problem fails it and
+        stops appends until `repair`."""
         db = self._db()
         start, prev = 0, GENESIS
         problems: list[str] = []
@@ -316,6 +316,7 @@ class Ledger:
             start, prev = self._checkpoint_start(against) + 1, against["hash"]
         expected, last, first_kind = start, None, None
         acknowledged: set[str] = set()
+        recorded: list[str] = []
         imported = False
         try:
             for entry in self.entries(start):
@@ -332,19 +333,19 @@ class Ledger:
                 imported = imported or entry.kind == "ledger-imported"
                 if entry.kind == "repair":
                     acknowledged.update(entry.body.get("problems", []))
+                    recorded += [f"repair entry {entry.seq}: {p}" for p in entry.body.get("problems", [])]
                 prev, expected, last = entry.hash, max(expected, entry.seq) + 1, entry
         except LedgerCorrupt as e:
             problems.append(str(e))
-        if start == 0 and first_kind not in (None, "genesis") and not imported:
+        if start == 0 and first_kind not in (None, "genesis", "repair") and not imported:
             problems.append("entry 0 is not the genesis entry that pins this installation's first key")
         end = last if last is not None or start == 0 else self.entry(start - 1)
         problems += [p for p in self._end_problems(db, end) if not p.startswith("the last entry")]
-        repaired = [p for p in problems if p in acknowledged]
         problems = [p for p in problems if p not in acknowledged]
         if problems:
             self._record_damage(problems)
         total = 0 if end is None else end.seq + 1
-        return LedgerReport(not problems, total, problems, repaired, self.keys.untrusted(), start)
+        return LedgerReport(not problems, total, problems, recorded, self.keys.untrusted(), start)
 
     def _record_damage(self, problems: list[str]) -> None:
         with self._transaction() as db:

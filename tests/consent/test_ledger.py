@@ -123,6 +123,13 @@ def test_a_deleted_ledger_is_refused_while_the_registry_has_records(home, what):
         for suffix in ("", "-wal", "-shm"):
             (home / "ledger" / f"ledger.db{suffix}").unlink(missing_ok=True)
     _refused(home, "empty or missing", "empty or missing")
+    records = _open(home)
+    repair = records.ledger.repair(now=3000.0)
+    assert repair.seq == 0 and "witnessed entry 4" in repair.body["problems"][0]
+    assert repair.body["witnessed_before"]["seq"] == 4
+    records.ledger.append("output", {"mark_id": 5, "voice": "heart"}, now=3001.0)
+    report = _open(home).ledger.verify()
+    assert report.ok and report.repaired and report.entries == 2
 
 
 def test_an_entry_rehashed_and_signed_by_a_foreign_key_is_caught(home, tmp_path):
