@@ -14,6 +14,7 @@ import base64
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -58,6 +59,9 @@ class RegistryKeys:
         # Until a trust store narrows it, the keys whose private part we hold (a planted `.pub`
         # never signs); `consent.trust` sets the pinned root and the keys it introduced.
         self._trusted = set(private)
+        # Called once when a signature names a key we do not trust: another process (the CLI
+        # beside a running server) may have introduced it since (see consent.records).
+        self.refresh: Callable[[], object] | None = None
 
     @classmethod
     def open(cls, directory: Path, passphrase: bytes | None = None) -> "RegistryKeys":
@@ -123,6 +127,13 @@ class RegistryKeys:
         """Key ids found in the key folder that no trusted key introduced: they verify nothing."""
         return sorted(set(self._public) - self._trusted)
 
+    def add_public(self, key_id: str, public_hex: str) -> None:
+        """Hold a public key introduced elsewhere (its trust row carries it); untrusted until trusted."""
+        key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_hex))
+        if key_id_of(key) != key_id:
+            raise KeyStoreError(f"public key {public_hex[:16]}... is not key {key_id}")
+        self._public.setdefault(key_id, key)
+
     def public_keys_on_disk(self) -> dict[str, str]:
         """Every key id in the folder, trusted or not -> raw public key in hex."""
         return {kid: self.public_key_hex(kid) for kid in self._public}
@@ -138,6 +149,8 @@ class RegistryKeys:
 
     def verify(self, data: bytes, signature: Signature) -> None:
         """Return nothing; raise SignatureInvalid for an unknown key id, bad encoding or a wrong signature."""
+        if signature.key_id not in self._trusted and self.refresh is not None:
+            self.refresh()
         public = self._public.get(signature.key_id)
         if public is None:
             raise SignatureInvalid(f"signed by key {signature.key_id}, which this registry does not hold")
@@ -177,6 +190,14 @@ class RegistryKeys:
         order = [self.current_key_id] + sorted(k for k in self._private
                                                if k != self.current_key_id and k in self._trusted)
         return [self.secret(b"voicekit/watermark/v1", kid) for kid in order]
+
+
+def verify_raw(public_hex: str, data: bytes, value: str) -> None:
+    """Check a base64 Ed25519 signature against a raw public key in hex; raises SignatureInvalid."""
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_hex)).verify(base64.b64decode(value, validate=True), data)
+    except (InvalidSignature, ValueError, TypeError) as e:
+        raise SignatureInvalid("the signature does not match the public key") from e
 
 
 def _write_new_key(directory: Path, passphrase: bytes | None, make_current: bool = True) -> str:

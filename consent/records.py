@@ -54,6 +54,7 @@ class Records:
             if legacy:
                 registry.adopt_unrecorded(now)
             registry.ensure(list(house), now=now)
+        keys.refresh = lambda: trust.establish(keys, require_current=False)
         return cls(keys, trust, ledger, registry)
 
     def rotate_keys(self, now: float) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from consent.canonical import canonical_bytes
 from consent.errors import KeyStoreError, SignatureInvalid
-from consent.keys import RegistryKeys, Signature
+from consent.keys import RegistryKeys, Signature, verify_raw
 from consent.registry import connect
 
 _SCHEMA = """
@@ -64,37 +64,40 @@ class TrustStore:
                        (key_id, public, signature.key_id, now, signature.value))
         return signature
 
-    def establish(self, keys: RegistryKeys) -> set[str]:
+    def establish(self, keys: RegistryKeys, require_current: bool = True) -> set[str]:
         """The trusted key ids: the one root, then every key whose introduction a trusted key
-        signed. Raises KeyStoreError for a store with no root or two, or a root whose public key
-        differs from the key folder's."""
+        signed; handed to `keys` in one step (threads verifying meanwhile never see less). Keys
+        introduced by another process since `keys` was opened are added from their rows. Raises
+        KeyStoreError for a store with no root or two, a root whose public key differs from the
+        key folder's, or (require_current) a signing key that is not trusted."""
         rows = self._rows()
         roots = [r for r in rows if r[2] is None]
         if len(roots) != 1:
             raise KeyStoreError(f"the registry pins {len(roots)} root keys; an installation has exactly one "
                                 "(the trust table was edited)")
+        on_disk = keys.public_keys_on_disk()
         root_id, root_public = roots[0][0], roots[0][1]
-        if root_id in keys.public_keys_on_disk() and keys.public_keys_on_disk()[root_id] != root_public:
+        if on_disk.get(root_id, root_public) != root_public:
             raise KeyStoreError(f"the key file of root key {root_id} does not hold the pinned public key")
-        trusted = {root_id}
-        keys.set_trusted(trusted, require_current=False)
+        public = {root_id: root_public}
         pending = [r for r in rows if r[2] is not None]
         progress = True
         while pending and progress:
             progress = False
             for row in list(pending):
-                key_id, public, by, at, value = row
-                if by not in trusted:
+                key_id, key_public, by, at, value = row
+                if by not in public:
                     continue
                 pending.remove(row)
+                if on_disk.get(key_id, key_public) != key_public:
+                    continue  # the folder holds another key under this id
                 try:
-                    keys.verify(introduction(key_id, public, at), Signature(by, value))
+                    verify_raw(public[by], introduction(key_id, key_public, at), value)
                 except SignatureInvalid:
                     continue  # a forged introduction: the key stays untrusted
-                if keys.public_keys_on_disk().get(key_id) != public:
-                    continue
-                trusted.add(key_id)
-                keys.trust(key_id)
+                public[key_id] = key_public
                 progress = True
-        keys.set_trusted(trusted)
-        return trusted
+        for key_id, key_public in public.items():
+            keys.add_public(key_id, key_public)
+        keys.set_trusted(set(public), require_current=require_current)
+        return set(public)

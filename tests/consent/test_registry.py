@@ -171,3 +171,16 @@ def test_a_forged_introduction_in_the_trust_table_trusts_nothing(home):
     assert kid not in records.keys.trusted() and kid in records.keys.untrusted()
     with pytest.raises(SignatureInvalid, match="no trusted key introduced"):
         records.keys.verify(b"x", Signature(kid, planted.sign(b"x").value))
+
+
+def test_a_rotation_by_another_process_is_seen_by_an_open_home(home):
+    """A server keeps its records open while `voicekit keys rotate` runs beside it: the new key's
+    entries and records verify for the server, and its own appends go on."""
+    server = _open(home)
+    cli = _open(home)
+    new = cli.rotate_keys(now=50.0)
+    cli.registry.register(VoiceProfile("profile:new", "clone", "heart", "N", "consent", ("tts",), 51.0),
+                          now=51.0, kind="enrollment")
+    assert server.registry.check_at("profile:new", now=52.0).voice_id == "profile:new"
+    server.ledger.append("output", {"mark_id": 1, "voice": "heart"}, now=53.0)
+    assert new in server.keys.trusted() and server.ledger.verify().ok
