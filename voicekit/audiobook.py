@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from consent.atomic import atomic_write
+from consent.atomic import atomic_write, create_private
 from detection.decoding import decode_bytes
 from voicekit import audio
 from voicekit.books import Chapter
@@ -119,11 +119,12 @@ class Narrations:
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         with closing(self._connect()) as db, db:
             db.executescript(_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
+        create_private(self.folder / "jobs.db")
         db = sqlite3.connect(self.folder / "jobs.db", timeout=30)
         db.execute("PRAGMA journal_mode=WAL")
         return db
@@ -261,7 +262,7 @@ class Narrations:
 
     def _job_folder(self, job_id: str) -> Path:
         folder = self.folder / job_id
-        folder.mkdir(exist_ok=True)
+        folder.mkdir(exist_ok=True, mode=0o700)
         return folder
 
     def _chapter_path(self, job: NarrationJob, index: int) -> Path:
