@@ -13,6 +13,7 @@ recognition sometimes hears "don't agree" as "would agree".
 from __future__ import annotations
 
 import secrets
+import threading
 from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from importlib import resources
@@ -125,6 +126,9 @@ class StatementChecker:
 
     def __init__(self, thresholds: StatementThresholds = StatementThresholds()) -> None:
         self.thresholds = thresholds
+        # pocketsphinx decoders keep each utterance in themselves: two requests using one at once
+        # got each other's transcripts, and crashed the server (issue 15). One request at a time.
+        self._lock = threading.RLock()
 
     @cached_property
     def lexicon(self) -> Lexicon:
@@ -152,13 +156,15 @@ class StatementChecker:
 
     def transcribe(self, samples: np.ndarray) -> str:
         """samples: float32 mono at 16 kHz in [-1, 1]. Returns lower-case words."""
-        hypothesis = _decode(self._decoder, samples).hyp()
-        return hypothesis.hypstr if hypothesis is not None else ""
+        with self._lock:
+            hypothesis = _decode(self._decoder, samples).hyp()
+            return hypothesis.hypstr if hypothesis is not None else ""
 
     def spot_negations(self, samples: np.ndarray) -> tuple[str, ...]:
         """Negating key phrases found in the reading (float32 mono, 16 kHz)."""
-        segments = _decode(self._spotter, samples).seg() or []
-        return tuple(dict.fromkeys(segment.word.strip() for segment in segments))
+        with self._lock:
+            segments = list(_decode(self._spotter, samples).seg() or [])
+            return tuple(dict.fromkeys(segment.word.strip() for segment in segments))
 
     def negated_fits(self, samples: np.ndarray, phrase: str) -> tuple[str, ...]:
         """The negated variants of `phrase` (NEGATED_VARIANTS) that fit the reading better than the
@@ -180,12 +186,13 @@ class StatementChecker:
     def _alignment_score(self, samples: np.ndarray, text: str) -> float:
         """pocketsphinx's path score of `text` forced onto the audio; -inf when it cannot be aligned."""
         words = self._spoken(words_of(text))
-        for word in words:
-            if self._aligner.lookup_word(word) is None:
-                self._aligner.add_word(word, " ".join(self.lexicon.phones(word)), True)
-        self._aligner.set_align_text(" ".join(words))
-        hypothesis = _decode(self._aligner, samples).hyp()
-        return float(hypothesis.score) if hypothesis is not None else float("-inf")
+        with self._lock:
+            for word in words:
+                if self._aligner.lookup_word(word) is None:
+                    self._aligner.add_word(word, " ".join(self.lexicon.phones(word)), True)
+            self._aligner.set_align_text(" ".join(words))
+            hypothesis = _decode(self._aligner, samples).hyp()
+            return float(hypothesis.score) if hypothesis is not None else float("-inf")
 
     def compare(self, transcript: str, name: str, nonce: tuple[str, ...]) -> StatementCheck:
         """Score a transcript against the phrase for `name` and `nonce`."""

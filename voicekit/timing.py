@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -60,7 +61,11 @@ class WordTiming:
 
 
 class ForcedAligner:
-    """Locates the words of a known text in speech."""
+    """Locates the words of a known text in speech. One alignment at a time: the pocketsphinx
+    decoder keeps the utterance in itself, and streams of several requests share it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
 
     @cached_property
     def _lexicon(self):
@@ -79,6 +84,10 @@ class ForcedAligner:
         runs = text_words(text)
         if not runs:
             return []
+        with self._lock:
+            return self._align(samples, sample_rate, text, runs)
+
+    def _align(self, samples: np.ndarray, sample_rate: int, text: str, runs: list[str]) -> list[WordTiming]:
         decoder = self._decoder
         names = []
         for run in runs:

@@ -115,3 +115,35 @@ def test_real_readings_by_an_engine_voice(checker):
                     consent_phrase(NAME, NONCE) + " I withdraw my consent."):
         refused = checker.check(reading(negated), NAME, NONCE)
         assert any("negation" in f for f in refused.failures()), refused.transcript
+
+
+def test_concurrent_checks_get_their_own_verdicts(checker):
+    """Four threads checking four different readings at once (as four enrollments do on a server)
+    each get the verdict their reading gets alone, and a transcript of their own reading; the
+    shared decoders once mixed them up, and crashed the process. (Transcripts are not compared
+    word for word: pocketsphinx's live cepstral mean carries over from one utterance to the next,
+    so the order of calls moves a word or two even one at a time.)"""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import soundfile as sf
+
+    from tests.conftest import HUMAN_RECORDING
+    from voicekit.audio import resample
+    from voicekit.engines import create
+
+    heart = create("heart")
+    people = [("Mary Jones", NONCE), ("Tom Okafor", ("river", "candle", "window")),
+              ("Ana Lima", ("garden", "rocket", "silver")), ("Lee Chen", ("piano", "forest", "button"))]
+    readings = [resample(heart.synthesize(consent_phrase(n, w)), heart.sample_rate, 16000) for n, w in people]
+    human, rate = sf.read(HUMAN_RECORDING, dtype="float32")
+    readings[3] = resample(human, rate, 16000)  # someone saying something else entirely
+    alone = [checker.check(r, n, w) for r, (n, w) in zip(readings, people)]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            together = list(pool.map(lambda job: checker.check(job[0], *job[1]), zip(readings, people)))
+            assert [c.failures() == [] for c in together] == [True, True, True, False]
+            for check, (name, nonce) in zip(together[:3], people):
+                others = {w for n, ws in people if n != name for w in ws}
+                heard = set(check.transcript.split())
+                assert set(nonce) & heard and not others & heard, check.transcript
+    assert [c.failures() == [] for c in alone] == [True, True, True, False]
