@@ -242,7 +242,8 @@ class Registry:
         UnknownVoice, ProfileTampered, VoiceRevoked, ConsentExpired or ScopeNotAllowed."""
         stored = self._load(voice_id)
         if stored is None:
-            raise UnknownVoice(voice_id, self.voice_ids())
+            # Enrolled profiles are private to their owners: only shared voices are named.
+            raise UnknownVoice(voice_id, [v for v in self.voice_ids() if not v.startswith("profile:")])
         profile = self._verified(voice_id, stored)
         revoked = self._revocation(voice_id, stored)
         if revoked is not None and revoked[0] <= now:

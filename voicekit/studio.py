@@ -127,6 +127,7 @@ class _Request:
     style: Style
     sample_rate: int
     clone_with: str | None
+    authorize: Authorize | None = None
 
     def provenance(self, mark_id: int, watermark: str, key_id: str) -> dict[str, Any]:
         """The ledger body's fields that describe the request (the caller adds the audio's)."""
@@ -167,6 +168,7 @@ class SpeechStream:
         digest, released, index, complete = hashlib.sha256(), 0, 0, False
         try:
             for segment in _first_split(studio._segments(request, self._word_timings), rate):
+                studio._recheck(request)  # a revocation or expiry mid-stream stops it within one chunk
                 marked = studio.watermarker.embed(segment.samples, rate, self.mark_id)
                 encoded = audio.encode(marked, rate, "wav" if self.format == PCM else self.format)
                 verdict = studio.gate.check(encoded, self.mark_id)
@@ -367,7 +369,16 @@ class Studio:
         voices = {v: self._engine_for(p) if clone_with is None or v != voice else self._coqui_clone(p, clone_with, now)
                   for v, p in profiles.items()}
         lexicons = {v: self.lexicon_for(v).merged(lexicon) for v in profiles}
-        return _Request(text, voice, plan, profiles, voices, lexicons, chosen, sample_rate, clone_with)
+        return _Request(text, voice, plan, profiles, voices, lexicons, chosen, sample_rate, clone_with, authorize)
+
+    def _recheck(self, request: "_Request") -> None:
+        """The request's consent checks again, now: every voice still active, in scope and allowed
+        to the caller (raises as `_request` does)."""
+        now = self.clock()
+        for voice in request.profiles:
+            profile = self.registry.check_at(voice, now=now, scope="tts")
+            if request.authorize is not None:
+                request.authorize(profile)
 
     def _segments(self, request: "_Request", word_timings: bool) -> Iterator["_Segment"]:
         """The plan's audio a sentence at a time. Pauses and marks ride on the sentence before

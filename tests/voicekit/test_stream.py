@@ -61,3 +61,18 @@ def test_refusals_come_before_any_audio(studio):
         studio.stream(TEXT, voice="nobody")
     with pytest.raises(BadInput):
         studio.stream("<speak><blink/></speak>", ssml=True)
+
+
+def test_a_revocation_mid_stream_stops_it_within_one_chunk(tmp_path):
+    from consent.errors import VoiceRevoked
+    from voicekit import Studio
+
+    studio = Studio(home=tmp_path)
+    stream = studio.stream(TEXT, voice="joe")
+    chunks = iter(stream)
+    first = next(chunks)
+    studio.revoke("joe", reason="licence withdrawn")
+    with pytest.raises(VoiceRevoked, match="licence withdrawn"):
+        next(chunks)
+    assert first.index == 0
+    assert stream.closing["body"]["complete"] is False and stream.closing["body"]["chunks"] == 1
