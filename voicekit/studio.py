@@ -49,6 +49,7 @@ from voicekit.home import default_home, default_passphrase
 from voicekit.styles import Style, style
 from voicekit.text.chunking import sentences
 from voicekit.text.lexicon import Lexicon
+from voicekit.text.say_as import long_numbers
 from voicekit.text.ssml import MAX_PITCH_ST, MAX_RATE, MIN_RATE, Mark, Pause, Speech, plain_plan
 from voicekit.text.ssml import parse as ssml_plan
 from voicekit.timing import ForcedAligner, WordTiming, fitted_to_audio, text_words
@@ -270,6 +271,9 @@ class Studio:
 
         segments = list(self._segments(request, word_timings))
         samples = np.concatenate([s.samples for s in segments])
+        if not np.any(samples):
+            raise EmptyText("the request renders only silence (prosody volume=\"silent\" throughout); "
+                            "there is nothing to speak or to mark")
         words, marks = _placed(segments, sample_rate)
         timings["synthesis"], t = time.perf_counter() - t, time.perf_counter()
 
@@ -361,6 +365,9 @@ class Studio:
                 if isinstance(i, Speech) else i for i in plan]
         if not any(isinstance(i, Speech) for i in plan):
             raise EmptyText("the SSML has nothing to say; give at least one word outside the markup")
+        for item in plan:
+            if isinstance(item, Speech):
+                long_numbers(item.text)  # refuses an unreadably long number before anything renders
         now = self.clock()
         profiles = {v: self.registry.check_at(v, now=now, scope="tts")
                     for v in dict.fromkeys([voice, *(i.voice for i in plan if isinstance(i, Speech) and i.voice)])}
@@ -397,7 +404,7 @@ class Studio:
                 texts = [item.text] if item.ipa is not None else sentences(item.text)
                 for k, sentence in enumerate(texts):
                     spoken = sentence if item.ipa is not None else lexicon.apply(
-                        sentence, getattr(engine, "inline_phonemes", None))
+                        long_numbers(sentence), getattr(engine, "inline_phonemes", None))
                     with self._rendering(engine):
                         rendered = prosody.render(engine, spoken, item.prosody, item.ipa, request.style)
                     samples = audio.resample(rendered.samples, engine.sample_rate, rate)
@@ -685,6 +692,11 @@ def _check_prosody(rate: float, pitch: float) -> None:
 def _check_request(text: str, sample_rate: int) -> None:
     if not isinstance(text, str) or not text.strip():
         raise EmptyText("the text is empty; give at least one word to speak")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise BadInput(f"the text holds an unpaired surrogate (U+{ord(text[e.start]):04X}) at character {e.start}; "
+                       "send valid Unicode") from e
     if len(text) > MAX_TEXT_CHARS:
         raise BadInput(f"the text has {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
     if not audio.MIN_RATE <= sample_rate <= audio.MAX_RATE:

@@ -113,7 +113,7 @@ class KeyedWatermark:
         for _ in range(_INFORMED_PASSES):
             seen = whitened_log_magnitude(power_spectrum(x + residual, 0))[:n_frames] * direction
             counts = np.bincount(groups[informed], minlength=groups.max() + 1)
-            means = np.bincount(groups[informed], seen[informed], minlength=groups.max() + 1)
+            means = np.bincount(groups[informed], seen[informed], minlength=groups.max() + 1).astype(np.float64)
             error = strength - np.divide(means, counts, out=np.zeros_like(means), where=counts > 0)
             delta = np.where(informed, delta + _REALISED_GAIN_INV * error[groups] * direction, delta)
             delta = np.clip(delta, -_MAX_GAIN * strength, _MAX_GAIN * strength)

@@ -8,7 +8,7 @@ from consent.errors import ProfileTampered, UnknownVoice
 from detection.errors import GateRefused
 from detection.gate import ReleaseGate
 from voicekit import Studio
-from voicekit.errors import EmptyText, UnsupportedFormat
+from voicekit.errors import BadInput, EmptyText, UnsupportedFormat
 from tests.conftest import HUMAN_RECORDING
 
 
@@ -126,3 +126,20 @@ def test_voicekit_home_is_honoured(tmp_path, monkeypatch):
     studio = Studio()
     assert studio.home == tmp_path / "vk"
     assert (tmp_path / "vk" / "registry.db").exists() and (tmp_path / "vk" / "keys").is_dir()
+
+
+@pytest.mark.parametrize("text, ssml, error, message", [
+    ("Hello \ud800 there.", False, BadInput, "unpaired surrogate"),
+    ('<speak><prosody volume="+1000dB">Hi.</prosody></speak>', True, BadInput, "-40dB..+40dB"),
+    ('<speak><prosody volume="silent">Hello there.</prosody></speak>', True, EmptyText, "only silence"),
+])
+def test_hostile_text_gets_a_specific_refusal(studio, text, ssml, error, message):
+    with pytest.raises(error, match=message):
+        studio.speak(text, ssml=ssml)
+
+
+def test_long_numbers_are_read_digit_by_digit_and_endless_ones_refused(studio):
+    result = studio.speak("Your reference is " + "7" * 37 + ".")
+    assert len(result.audio) / result.sample_rate > 37 * 0.2  # "seven" 37 times, not a cardinal
+    with pytest.raises(BadInput, match="4301 digits is too long"):
+        studio.speak("Your reference is " + "7" * 4301 + ".")

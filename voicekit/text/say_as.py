@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from voicekit.errors import BadInput
+
 LETTERS = {
     "a": "ay", "b": "bee", "c": "see", "d": "dee", "e": "ee", "f": "eff", "g": "jee", "h": "aitch", "i": "eye",
     "j": "jay", "k": "kay", "l": "el", "m": "em", "n": "en", "o": "oh", "p": "pee", "q": "cue", "r": "ar",
@@ -19,10 +21,17 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
 DATE_FORMATS = ("mdy", "dmy", "ymd", "md", "dm", "ym", "my", "y", "m", "d")
 
 
+MAX_CARDINAL_DIGITS = 30  # num2words reads up to nonillions; beyond, read the digits
+
+
 def _number(text: str) -> float | int:
     cleaned = text.replace(",", "").strip()
     if not re.fullmatch(r"[+-]?\d+(\.\d+)?", cleaned):
         raise ValueError(f"say-as expected a number, got {text!r}")
+    whole, _, fraction = cleaned.lstrip("+-").partition(".")
+    if len(whole.lstrip("0")) > MAX_CARDINAL_DIGITS or len(fraction) > MAX_CARDINAL_DIGITS:
+        raise ValueError(f"say-as reads numbers of up to {MAX_CARDINAL_DIGITS} digits before and after the point; "
+                         "use interpret-as=\"digits\" for longer ones")
     return float(cleaned) if "." in cleaned else int(cleaned)
 
 
@@ -46,6 +55,23 @@ def digits(text: str) -> str:
     if not found:
         raise ValueError(f"say-as digits expected digits, got {text!r}")
     return " ".join(found)
+
+
+LONG_NUMBER = re.compile(r"(?<![0-9])[0-9]{16,}(?![0-9])")
+MAX_NUMBER_DIGITS = 64
+
+
+def long_numbers(text: str) -> str:
+    """Runs of 16 to MAX_NUMBER_DIGITS ASCII digits read digit by digit: as a cardinal they mean
+    nothing to a listener (and hibari's number reader fails from 37 digits on). Longer runs raise
+    BadInput: read aloud they make one sentence of many minutes, rendered in one piece."""
+    def read(match: re.Match) -> str:
+        if len(match[0]) > MAX_NUMBER_DIGITS:
+            raise BadInput(f"a number of {len(match[0])} digits is too long to read aloud; the limit is "
+                           f"{MAX_NUMBER_DIGITS} digits (split it, or send it as separate groups)")
+        return digits(match[0])
+
+    return LONG_NUMBER.sub(read, text)
 
 
 def characters(text: str) -> str:

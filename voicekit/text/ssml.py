@@ -31,7 +31,8 @@ EMPHASIS = {"strong": (0.85, 2.0, 4.0), "moderate": (0.92, 1.0, 2.0), "none": (1
             "reduced": (1.08, -1.0, -3.0)}
 MIN_RATE, MAX_RATE = 0.5, 2.0
 PROSODY_FORMS = {"rate": "x-slow..x-fast, 80%, +20% or 1.2", "pitch": "x-low..x-high, +4st, -10% or +20Hz",
-                 "volume": "silent, x-soft..x-loud or +6dB"}
+                 "volume": "silent, x-soft..x-loud or -40dB..+40dB"}
+MAX_VOLUME_DB = 40.0
 MAX_PITCH_ST = 12.0
 
 
@@ -321,5 +322,5 @@ def _volume(value: str) -> float | None:
     if value in VOLUME_WORDS_DB:
         return VOLUME_WORDS_DB[value]
     if m := re.fullmatch(r"([+-]?\d+(?:\.\d+)?)dB", value):
-        return float(m[1])
+        return float(m[1]) if abs(float(m[1])) <= MAX_VOLUME_DB else None
     return None
