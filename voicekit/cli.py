@@ -3,7 +3,8 @@
 Exit codes: 0 success; 2 bad input (empty text, unknown format, unreadable file, bad path);
 3 consent refused (unknown, revoked, expired, tampered or out-of-scope voice; a refused enrollment
 or an unusable challenge); 4 the release gate refused;
-5 the ledger does not verify; 6 an engine's model is missing or cannot load; 1 anything else.
+5 the ledger does not verify or cannot be appended to; 6 an engine's model is missing or cannot
+load; 1 anything else (the signing keys cannot be loaded, for one).
 Errors are one line on stderr.
 
 Environment (read here only): VOICEKIT_HOME, the data folder; VOICEKIT_DEVICE, where torch models
@@ -165,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from consent.errors import ConsentError, LedgerCorrupt
+    from consent.errors import ConsentError, KeyStoreError, LedgerCorrupt
     from detection.errors import GateRefused, UnreadableAudio, WindowTooWide
     from voicekit.errors import BadInput, EngineUnavailable
 
@@ -175,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(EXIT_BAD_INPUT, str(e))
     except LedgerCorrupt as e:
         return _fail(EXIT_LEDGER, f"ledger: {e}")
+    except KeyStoreError as e:  # a wrong passphrase or an untrusted key is no consent decision
+        return _fail(EXIT_ERROR, f"signing keys: {e}")
     except ConsentError as e:
         return _fail(EXIT_CONSENT, f"consent refused: {e}")
     except GateRefused as e:

@@ -20,7 +20,7 @@ async def detect(svc: ServiceDep, key: AuditKey,
                  until: Annotated[float | None, Form(description="made before (Unix seconds; default now)")] = None,
                  ) -> dict:
     """The watermark verdict (p-value), the payload, and the signed provenance entry it names."""
-    data = await read_limited(file, svc.settings.max_body_bytes, "audio file")
+    data = await read_limited(file, svc.settings.max_upload_bytes, "audio file")
     finding = await run_in_threadpool(svc.studio.detect, data, since, until)
     return finding.as_dict()
 

@@ -164,6 +164,8 @@ def test_body_and_upload_limits(client, keys):
     audit = bearer(keys["audit"])
     problem(client.post("/v1/detect", headers=audit, files={"file": ("big.wav", b"0" * (9 * 1024 * 1024))}),
             413, "body-too-large")
+    problem(client.post("/v1/detect", headers=audit, files={"file": ("big.wav", b"0" * (5 * 1024 * 1024))}),
+            413, "upload-too-large")  # under the body limit, over the audio upload limit
     problem(client.post("/v1/detect", headers=audit, files={"file": ("a.wav", b"")}), 400, "empty-upload")
     problem(client.post("/v1/detect", headers=audit, files={"file": ("a.wav", b"not audio at all")}),
             400, "unreadable-audio")

@@ -271,3 +271,15 @@ def test_api_keys_are_created_listed_and_revoked(home):
     assert bad.returncode == 2 and "root" in one_line_error(bad)
     again = voicekit(home, "api-keys", "revoke", made["key_id"])
     assert again.returncode == 3 and "already revoked" in one_line_error(again)
+
+
+def test_a_wrong_passphrase_is_a_key_error_not_a_consent_refusal(tmp_path):
+    home = tmp_path / "home"
+    env = {**os.environ, "VOICEKIT_HOME": str(home), "VOICEKIT_KEY_PASSPHRASE": "correct horse"}
+    made = subprocess.run([sys.executable, "-m", "voicekit.cli", "voices"], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert made.returncode == 0, made.stderr
+    wrong = subprocess.run([sys.executable, "-m", "voicekit.cli", "voices"], capture_output=True, text=True,
+                           env={**env, "VOICEKIT_KEY_PASSPHRASE": "wrong"}, timeout=300)
+    assert wrong.returncode == 1
+    assert one_line_error(wrong).startswith("voicekit: signing keys:") and "wrong passphrase" in wrong.stderr
