@@ -87,6 +87,26 @@ class RegistryKeys:
             raise KeyStoreError(f"the current signing key {current} is missing from the key store")
         return cls(private, public, current, directory, passphrase)
 
+    def reload_current(self) -> bool:
+        """Follow a rotation made by another process: load the key `current` now names (its
+        private part, with this store's passphrase) and sign with it once it is trusted (the
+        caller re-establishes trust first). Returns whether the signing key changed."""
+        if self._directory is None:
+            return False
+        current = (self._directory / "current").read_text().strip()
+        if current == self.current_key_id:
+            return False
+        if current not in self._private:
+            key = _load_private(self._directory / f"{current}.pem", self._passphrase)
+            if key_id_of(key.public_key()) != current:
+                raise KeyStoreError(f"key file {current}.pem holds another key")
+            self._private[current] = key
+            self._public.setdefault(current, key.public_key())
+        if current not in self._trusted:
+            raise KeyStoreError(f"the current signing key {current} was never introduced by a trusted key")
+        self.current_key_id = current
+        return True
+
     def new_key(self) -> str:
         """Make a new key pair on disk, neither trusted nor current; returns its id. A rotation
         introduces it with an entry signed by the current key, then calls `make_current`."""

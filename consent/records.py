@@ -57,6 +57,13 @@ class Records:
         keys.refresh = lambda: trust.establish(keys, require_current=False)
         return cls(keys, trust, ledger, registry)
 
+    def follow_rotation(self) -> bool:
+        """Take up a rotation another process made since this one opened (the CLI beside a running
+        server): trust what the trust table now says, then sign with the new current key. Returns
+        whether the signing key changed; raises KeyStoreError if `current` names an untrusted key."""
+        self.trust.establish(self.keys, require_current=False)
+        return self.keys.reload_current()
+
     def rotate_keys(self, now: float) -> str:
         """Make a new signing key, introduced by the current one (in the trust table and a
         `key-rotation` entry it signs), then sign with it; returns its id."""

@@ -223,6 +223,7 @@ class Studio:
         self.threads = threads
         self.device = device  # where torch models (coqui) run: "cpu" or "cuda"
         self._own_watermark = watermarker is None
+        self._current_seen = self._current_stamp()
         self.watermarker = watermarker or self._keyed_watermark()
         self.gate = gate or ReleaseGate(self.watermarker)
         self._engines: dict[str, Engine] = {}
@@ -232,6 +233,27 @@ class Studio:
 
     def _keyed_watermark(self) -> KeyedWatermark:
         return KeyedWatermark([WatermarkKey(s) for s in self.keys.watermark_secrets()])
+
+    def _current_stamp(self) -> tuple[int, int]:
+        stat = (self.home / "keys" / "current").stat()
+        return stat.st_ino, stat.st_mtime_ns
+
+    def _follow_rotation(self) -> None:
+        """One stat per request: when another process rotated the keys (the file naming the
+        current key was replaced), sign and mark with the new key, and find its marks."""
+        stamp = self._current_stamp()
+        if stamp == self._current_seen:
+            return
+        with self._engines_lock:
+            if stamp != self._current_seen:
+                self._records.follow_rotation()
+                self._adopt_keys()
+                self._current_seen = stamp
+
+    def _adopt_keys(self) -> None:
+        if self._own_watermark:
+            self.watermarker = self._keyed_watermark()
+            self.gate = ReleaseGate(self.watermarker)
 
     def engine(self, name: str) -> Engine:
         """The named engine, loaded once on first use."""
@@ -356,6 +378,7 @@ class Studio:
                  pitch: float, style_name: str | None, lexicon: Lexicon | None,
                  authorize: Authorize | None = None) -> "_Request":
         """The checked request: its plan, and every voice it uses consent-checked with its engine."""
+        self._follow_rotation()
         _check_request(text, sample_rate)
         _check_prosody(rate, pitch)
         chosen = style(style_name)
@@ -439,6 +462,7 @@ class Studio:
         knows the audio was made, which adds a test of every output of that window (stronger on
         heavily edited audio; see detection.audit). Raises UnreadableAudio for a missing, empty or
         non-audio file, BadInput for a window that ends before it starts, WindowTooWide."""
+        self._follow_rotation()
         issued: list[int] = []
         if since is not None or until is not None:
             window = (since if since is not None else 0.0, until if until is not None else self.clock())
@@ -477,6 +501,7 @@ class Studio:
         or UnreadableAudio. A refusal counts against the challenge (three and it is spent) and is
         written to the ledger; nothing else changes.
         """
+        self._follow_rotation()
         now = self.clock()
         _check_enrollment_request(references, scopes, expires_at, now)
         challenge = self.registry.challenge(challenge_id)
@@ -529,9 +554,8 @@ class Studio:
     def rotate_keys(self) -> str:
         """Sign with a new key from now on; older records, entries and watermarks keep verifying."""
         kid = self._records.rotate_keys(self.clock())
-        if self._own_watermark:
-            self.watermarker = self._keyed_watermark()
-            self.gate = ReleaseGate(self.watermarker)
+        self._current_seen = self._current_stamp()
+        self._adopt_keys()
         return kid
 
     def add_model_voice(self, name: str, folder: Path | str, licence: str, speaker: str | None = None,

@@ -143,3 +143,18 @@ def test_long_numbers_are_read_digit_by_digit_and_endless_ones_refused(studio):
     assert len(result.audio) / result.sample_rate > 37 * 0.2  # "seven" 37 times, not a cardinal
     with pytest.raises(BadInput, match="4301 digits is too long"):
         studio.speak("Your reference is " + "7" * 4301 + ".")
+
+
+def test_a_rotation_by_another_process_is_taken_up_by_a_running_studio(tmp_path):
+    """`voicekit keys rotate` beside a running server: the server finds the new key's marks, and
+    signs and marks its own outputs with the new key from its next request."""
+    server, cli = Studio(home=tmp_path), Studio(home=tmp_path)
+    old = server.keys.current_key_id
+    new = cli.rotate_keys()
+    made = cli.speak("Made with the new key after the rotation.")
+    finding = server.detect(made.encoded)
+    assert finding.watermarked and finding.mark_id == made.mark_id
+    own = server.speak("And the server speaks with it too.")
+    assert own.provenance["signature"]["key_id"] == new != old
+    assert cli.detect(own.encoded).mark_id == own.mark_id
+    assert server.ledger.verify().ok
