@@ -7,11 +7,13 @@ import json
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import PROBLEM_JSON, Problem
+
+T = TypeVar("T")
 
 
 class BodyLimit:
@@ -119,3 +121,8 @@ class RenderSlots:
             yield
         finally:
             self.release()
+
+    def run(self, work: Callable[..., T], *args: Any) -> T:
+        """`work(*args)` in a slot (for a worker thread: acquiring may wait up to `wait_s`)."""
+        with self.held():
+            return work(*args)

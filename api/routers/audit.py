@@ -21,7 +21,7 @@ async def detect(svc: ServiceDep, key: AuditKey,
                  ) -> dict:
     """The watermark verdict (p-value), the payload, and the signed provenance entry it names."""
     data = await read_limited(file, svc.settings.max_upload_bytes, "audio file")
-    finding = await run_in_threadpool(svc.studio.detect, data, since, until)
+    finding = await run_in_threadpool(svc.slots.run, svc.studio.detect, data, since, until)  # a slot, as rendering
     return finding.as_dict()
 
 

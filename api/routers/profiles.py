@@ -60,8 +60,8 @@ async def enroll(
         consent_path = saved(Path(folder), "consent", consent, consent_data)
         paths = [saved(Path(folder), f"reference-{i}", r, d)
                  for i, (r, d) in enumerate(zip(references, reference_data))]
-        profile = await run_in_threadpool(svc.studio.enroll, challenge_id, consent_path, paths, wanted, expires_at,
-                                          name, keep_references)
+        profile = await run_in_threadpool(svc.slots.run, svc.studio.enroll, challenge_id, consent_path, paths,
+                                          wanted, expires_at, name, keep_references)  # a slot, as rendering
     svc.access.set_owner(profile.voice_id, key.owner, now=svc.studio.clock())
     return voice_view(VoiceStatus(profile.voice_id, "active", profile)) | {"owner": key.owner}
 

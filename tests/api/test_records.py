@@ -51,3 +51,15 @@ def test_revival_escalation_and_a_broken_ledger_are_refused(attacked):
     assert "ledger repair" in broken["detail"]
     report = client.get("/v1/ledger/verify", headers=bearer(auditor)).json()
     assert report["ok"] is False and any("cut off" in p for p in report["problems"])
+
+
+def test_detect_waits_for_a_render_slot_like_speech(tmp_path):
+    settings = ServiceSettings(home=tmp_path, **{**SETTINGS, "speech_slots": 1, "slot_wait_s": 0.2})
+    with TestClient(create_app(settings)) as client:
+        service = client.app.state.service
+        _, auditor = service.access.create_key("audit", ("audit",), service.studio.clock())
+        with service.slots.held():  # the only slot is busy rendering
+            busy = client.post("/v1/detect", headers=bearer(auditor), files={"file": ("a.wav", b"RIFF....")})
+        _problem(busy, 429, "server-busy")
+        free = client.post("/v1/detect", headers=bearer(auditor), files={"file": ("a.wav", b"RIFF....")})
+        _problem(free, 400, "unreadable-audio")
