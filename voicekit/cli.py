@@ -377,6 +377,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _ledger(studio, args: argparse.Namespace) -> int:
     if args.ledger_command == "checkpoint":
+        if args.output is not None:
+            from voicekit import audio
+
+            audio.check_output_path(args.output)
         checkpoint = studio.ledger.checkpoint(studio.clock())
         data = json.dumps(checkpoint, indent=1).encode("utf-8")
         if args.output is not None:

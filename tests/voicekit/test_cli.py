@@ -69,6 +69,7 @@ def test_voices_lists_the_house_voices(home):
     (["say", "Hi.", "-o", "{tmp}/x.wav", "--sample-rate", "1000"], 2, "outside 8000..48000"),
     (["detect", "{tmp}/nothing.wav"], 2, "no such file"),
     (["detect", "{tmp}/nothing.wav", "--since", "last week"], 2, "--since 'last week' is not an ISO date"),
+    (["ledger", "checkpoint", "-o", "{tmp}/missing/checkpoint.json"], 2, "does not exist"),
 ])
 def test_bad_input_gets_one_clear_line_and_writes_nothing(home, tmp_path, args, code, message):
     run = voicekit(home, *[a.replace("{tmp}", str(tmp_path)) for a in args])
