@@ -15,7 +15,7 @@ from api.limits import RateLimiter, RenderSlots
 from api.problems import Problem
 from api.settings import ServiceSettings
 from consent.access import AccessControl, ApiKey
-from consent.profiles import VoiceProfile
+from consent.errors import ApiKeyInvalid
 from voicekit.audiobook import Narrations
 from voicekit.studio import Studio
 
@@ -31,9 +31,29 @@ class Service:
     slots: RenderSlots
     narrations: Narrations
 
-    def authorizer(self, key: ApiKey) -> Callable[[VoiceProfile], None]:
-        """The studio's per-voice check for requests made with `key`."""
-        return lambda profile: self.access.check_use(key, profile)
+    def caller(self, key: ApiKey) -> "KeyCaller":
+        """Who the studio serves for a request made with `key`."""
+        return KeyCaller(self.access, key)
+
+
+@dataclass(frozen=True)
+class KeyCaller:
+    """A studio Caller: the owner of an API key, who may use shared voices and the profiles they
+    enrolled or were granted. `live`: look the key up again at each check, so a key revoked
+    while its audiobook narrates stops it at the next chapter."""
+
+    access: AccessControl
+    key: ApiKey
+    live: bool = False
+
+    def allows(self, voice_id: str) -> bool:
+        key = self.access.key(self.key.key_id) if self.live else self.key
+        if key.revoked_at is not None:
+            raise ApiKeyInvalid(f"the API key {key.key_id} was revoked")
+        return self.access.may_use(key, voice_id)
+
+    def voices(self) -> list[str]:
+        return self.access.profiles_of(self.key.owner)
 
 
 def service(request: Request) -> Service:

@@ -5,13 +5,9 @@ import logging
 import queue
 import threading
 
-from api.deps import Service
-from consent.access import ApiKey
-from consent.errors import ConsentError
-from consent.profiles import VoiceProfile
+from api.deps import KeyCaller, Service
 from voicekit.audiobook import JobCancelled
 from voicekit.errors import VoicekitError
-from voicekit.studio import Authorize
 
 log = logging.getLogger("voicekit.api.jobs")
 
@@ -43,21 +39,12 @@ class NarrationRunner:
                 job = self.svc.narrations.job(job_id)
                 if job.status not in ("queued", "running") or job.key_id is None:
                     continue  # finished, or a `voicekit audiobook` run's job (the CLI narrates its own)
-                key = self.svc.access.key(job.key_id)
-                self.svc.narrations.narrate(self.svc.studio, job_id, authorize=self._authorize(key),
-                                            workers=self.svc.settings.speech_slots)
+                # each chapter re-checks the voice for the job's key: a key revoked mid-book stops the book
+                caller = KeyCaller(self.svc.access, self.svc.access.key(job.key_id), live=True)
+                self.svc.narrations.narrate(self.svc.studio, job_id, caller, workers=self.svc.settings.speech_slots)
             except JobCancelled:
                 log.info("audiobook job %s cancelled", job_id)
-            except (VoicekitError, ConsentError) as e:
+            except VoicekitError as e:
                 log.warning("audiobook job %s failed: %s", job_id, e)
             except Exception:  # the job is marked failed; the runner goes on with the next one
                 log.exception("audiobook job %s failed", job_id)
-
-    def _authorize(self, key: ApiKey) -> Authorize:
-        """Each chapter re-checks the voice for the job's key: a key revoked mid-book stops the book."""
-        def check(profile: VoiceProfile) -> None:
-            current = self.svc.access.key(key.key_id)
-            if current.revoked_at is not None:
-                raise ConsentError(f"the API key {key.key_id} that started this job was revoked")
-            self.svc.access.check_use(current, profile)
-        return check

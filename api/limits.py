@@ -33,31 +33,42 @@ class BodyLimit:
                           f"the request body is {int(declared)} bytes; the limit is {self.max_bytes}")
             return
         received, started = 0, False
+        refused: _BodyRefused | None = None
         deadline = time.monotonic() + self.timeout_s
 
         async def limited() -> Message:
-            nonlocal received
+            nonlocal received, refused
+            if refused is not None:
+                raise refused
             try:
                 message = await asyncio.wait_for(receive(), max(0.001, deadline - time.monotonic()))
             except asyncio.TimeoutError:
-                raise _BodyRefused(408, "request-timeout",
-                                   f"the request body did not arrive within {self.timeout_s:g} s") from None
+                refused = _BodyRefused(408, "request-timeout",
+                                       f"the request body did not arrive within {self.timeout_s:g} s")
+                raise refused from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _BodyRefused(413, "body-too-large",
-                                       f"the request body is over the {self.max_bytes}-byte limit")
+                    refused = _BodyRefused(413, "body-too-large",
+                                           f"the request body is over the {self.max_bytes}-byte limit")
+                    raise refused
             return message
 
         async def tracked(message: Message) -> None:
+            # Once the body is refused, whatever the app makes of the exception (a form parser
+            # turns it into "400 invalid multipart data") is dropped: the answer is ours.
             nonlocal started
+            if refused is not None and not started:
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
             await self.app(scope, limited, tracked)
-        except _BodyRefused as refused:
-            if not started:
+        except _BodyRefused:
+            pass
+        finally:
+            if refused is not None and not started:
                 await _refuse(send, refused.status, refused.slug, refused.detail)
 
 

@@ -26,13 +26,14 @@ from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from consent.errors import ApiKeyInvalid, ProfileNotGranted, SignatureInvalid, UnknownApiKey
+from consent.errors import ApiKeyInvalid, InvalidRecordRequest, SignatureInvalid, UnknownApiKey
 from consent.ledger import Ledger
-from consent.profiles import VoiceProfile
+from consent.profiles import PROFILE_PREFIX
 from consent.registry import connect
 
 API_SCOPES = ("speak", "enroll", "profiles", "audit", "admin")
 DEFAULT_RATE_PER_MINUTE = 600
+MAX_LISTED_PROFILES = 200  # profiles named in one refusal or listing
 OWNER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 _KEY = re.compile(r"vk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
 
@@ -90,13 +91,13 @@ class AccessControl:
     def create_key(self, owner: str, scopes: tuple[str, ...], now: float,
                    rate_per_minute: int = DEFAULT_RATE_PER_MINUTE) -> tuple[ApiKey, str]:
         """A new key and its secret (`vk_<key id>_<secret>`), which is not stored and cannot be shown again.
-        Raises ValueError for an unknown scope, a bad owner name or a rate below 1."""
+        Raises InvalidRecordRequest for an unknown scope, a bad owner name or a rate below 1."""
         _check_owner(owner)
         unknown = sorted(set(scopes) - set(API_SCOPES))
         if unknown or not scopes:
-            raise ValueError(f"scopes must be among {', '.join(API_SCOPES)}; got {', '.join(unknown) or 'none'}")
+            raise InvalidRecordRequest(f"scopes must be among {', '.join(API_SCOPES)}; got {', '.join(unknown) or 'none'}")
         if rate_per_minute < 1:
-            raise ValueError("rate_per_minute must be at least 1")
+            raise InvalidRecordRequest("rate_per_minute must be at least 1")
         key = ApiKey(secrets.token_hex(6), owner, tuple(s for s in API_SCOPES if s in scopes), rate_per_minute, now)
         secret = secrets.token_urlsafe(32)
         # The secret's SHA-256 is signed too (256 random bits: the hash gives nothing away), so a
@@ -193,20 +194,23 @@ class AccessControl:
             return None
         return None if entry is None else entry.body.get("relation")
 
-    def may_use(self, key: ApiKey, profile: VoiceProfile) -> bool:
-        if profile.kind != "clone" or "admin" in key.scopes:
+    def may_use(self, key: ApiKey, voice_id: str) -> bool:
+        """Shared voices (house, model) are everyone's; an enrolled profile is its owner's and its
+        grantees' (every profile is an admin key's)."""
+        if not voice_id.startswith(PROFILE_PREFIX) or "admin" in key.scopes:
             return True
-        return self._relation(profile.voice_id, key.owner) is not None
+        return self._relation(voice_id, key.owner) is not None
 
     def owns(self, key: ApiKey, voice_id: str) -> bool:
         """Whether `key` may revoke or grant the voice: its owner enrolled it, or it is an admin key."""
         return "admin" in key.scopes or self._relation(voice_id, key.owner) == "owner"
 
-    def check_use(self, key: ApiKey, profile: VoiceProfile) -> None:
-        """Raises ProfileNotGranted unless `key` may speak with `profile`."""
-        if not self.may_use(key, profile):
-            raise ProfileNotGranted(
-                f"the voice {profile.voice_id!r} was enrolled by another owner and not granted to {key.owner!r}")
+    def profiles_of(self, owner: str, limit: int = MAX_LISTED_PROFILES) -> list[str]:
+        """The enrolled profiles `owner` enrolled or was granted (as the signed ledger says), at most `limit`."""
+        with closing(self._connect()) as db:
+            rows = db.execute("SELECT voice_id FROM voice_access WHERE owner = ? ORDER BY voice_id LIMIT ?",
+                              (owner, limit)).fetchall()
+        return [voice_id for voice_id, in rows if self._relation(voice_id, owner) is not None]
 
     def _row(self, key_id: str) -> tuple[ApiKey, str] | None:
         """The stored key, checked against its signed entries, and its secret's SHA-256."""
@@ -234,7 +238,7 @@ def _access_subject(voice_id: str, owner: str) -> str:
 
 def _check_owner(owner: str) -> None:
     if not OWNER_NAME.fullmatch(owner):
-        raise ValueError(f"owner {owner!r}: use 1-64 letters, digits, '.', '_', '@' or '-'")
+        raise InvalidRecordRequest(f"owner {owner!r}: use 1-64 letters, digits, '.', '_', '@' or '-'")
 
 
 def _digest(secret: str) -> str:

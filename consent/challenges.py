@@ -9,7 +9,7 @@ import secrets
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from consent.errors import ChallengeInvalid
+from consent.errors import ChallengeInvalid, InvalidRecordRequest
 from consent.phonemes import words_of
 from consent.statement import NEGATIONS, consent_phrase, draw_nonce
 
@@ -51,17 +51,17 @@ class Challenge:
 def new_challenge(
     name: str, now: float, ttl_s: float = DEFAULT_TTL_S, nonce: tuple[str, ...] | None = None
 ) -> Challenge:
-    """A fresh challenge for `name`; raises ValueError for a name that cannot be read aloud safely.
+    """A fresh challenge for `name`; raises InvalidRecordRequest for a name that cannot be read aloud safely.
 
     nonce: fixed words, for reproducible tests and benchmarks only; by default they are random."""
     name = " ".join(name.split())
     words = words_of(name)
     if not words or len(name) > MAX_NAME_CHARS:
-        raise ValueError(f"the name must contain letters and be at most {MAX_NAME_CHARS} characters")
+        raise InvalidRecordRequest(f"the name must contain letters and be at most {MAX_NAME_CHARS} characters")
     if NEGATIONS.intersection(words):
-        raise ValueError("the name contains a negation word, which the statement check must reject")
+        raise InvalidRecordRequest("the name contains a negation word, which the statement check must reject")
     if not 0 < ttl_s <= 86400:
-        raise ValueError("the challenge lifetime must be between 0 and 86400 seconds")
+        raise InvalidRecordRequest("the challenge lifetime must be between 0 and 86400 seconds")
     nonce = nonce or draw_nonce()
     return Challenge(
         challenge_id=secrets.token_hex(8),

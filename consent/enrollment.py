@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from consent.challenges import Challenge
-from consent.profiles import VoiceProfile
+from consent.profiles import PROFILE_PREFIX, VoiceProfile
 from consent.statement import StatementChecker
 from consent.voiceprint import (
     SpeakerEncoder,
@@ -152,7 +152,7 @@ class Enroller:
         if assessment.failures:
             raise ValueError("an enrollment with failed checks gets no profile")
         return VoiceProfile(
-            voice_id=f"profile:{secrets.token_hex(6)}",
+            voice_id=f"{PROFILE_PREFIX}{secrets.token_hex(6)}",
             kind="clone",
             engine=CLONE_ENGINE,
             display_name=challenge.name,

@@ -13,6 +13,7 @@ from consent.canonical import canonical_bytes
 from consent.keys import RegistryKeys, Signature
 
 RECORD_VERSION = 1
+PROFILE_PREFIX = "profile:"  # the voice ids of enrolled people, private to their owners
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from consent.challenges import Challenge
 from consent.errors import (
     ChallengeInvalid,
     ConsentExpired,
+    InvalidRecordRequest,
     LedgerBroken,
     ProfileTampered,
     ScopeNotAllowed,
@@ -36,7 +37,7 @@ from consent.errors import (
 )
 from consent.keys import RegistryKeys, Signature
 from consent.ledger import Ledger
-from consent.profiles import SignedProfile, VoiceProfile
+from consent.profiles import PROFILE_PREFIX, SignedProfile, VoiceProfile
 
 REGISTERED = ("voice-registered", "enrollment", "voice-added")  # ledger kinds that register a record
 STATE_KINDS = (*REGISTERED, "revocation")
@@ -137,13 +138,13 @@ class Registry:
     def register(self, profile: VoiceProfile, now: float, kind: str = "voice-registered",
                  details: dict[str, Any] | None = None, challenge_id: str | None = None) -> None:
         """Sign and store a new record, registered by a ledger entry of `kind` (REGISTERED) whose
-        body holds the record's SHA-256 and `details`. Raises ValueError for a voice id already
+        body holds the record's SHA-256 and `details`. Raises InvalidRecordRequest for a voice id already
         present, ChallengeInvalid for a challenge already used (it is consumed first, so two
         enrollments cannot both use it)."""
         if kind not in REGISTERED:
-            raise ValueError(f"{kind!r} does not register a voice")
+            raise InvalidRecordRequest(f"{kind!r} does not register a voice")
         if self._load(profile.voice_id) is not None:
-            raise ValueError(f"voice {profile.voice_id!r} is already registered")
+            raise InvalidRecordRequest(f"voice {profile.voice_id!r} is already registered")
         signature = profile.sign(self.keys)
         if challenge_id is not None:
             with closing(self._connect()) as db, db:
@@ -162,7 +163,7 @@ class Registry:
                     (profile.voice_id, profile.canonical(), signature.key_id, signature.value),
                 )
             except sqlite3.IntegrityError as e:
-                raise ValueError(f"voice {profile.voice_id!r} is already registered") from e
+                raise InvalidRecordRequest(f"voice {profile.voice_id!r} is already registered") from e
 
     def revoke(self, voice_id: str, reason: str, now: float) -> None:
         """Revoke a voice from `now` on (a signed ledger entry first, then the row's copy); raises
@@ -234,6 +235,17 @@ class Registry:
         with closing(self._connect()) as db:
             return [row[0] for row in db.execute("SELECT voice_id FROM voices ORDER BY voice_id")]
 
+    def shared_voices(self) -> list[str]:
+        """The voices anyone may name (house and model voices); enrolled profiles
+        (`profile:...`) are private to their owners and never listed here."""
+        with closing(self._connect()) as db:
+            return [row[0] for row in db.execute(
+                f"SELECT voice_id FROM voices WHERE voice_id NOT LIKE '{PROFILE_PREFIX}%' ORDER BY voice_id")]
+
+    def exists(self, voice_id: str) -> bool:
+        with closing(self._connect()) as db:
+            return db.execute("SELECT 1 FROM voices WHERE voice_id = ?", (voice_id,)).fetchone() is not None
+
     def check(self, voice_id: str) -> VoiceProfile:
         return self.check_at(voice_id, now=time.time())
 
@@ -243,7 +255,7 @@ class Registry:
         stored = self._load(voice_id)
         if stored is None:
             # Enrolled profiles are private to their owners: only shared voices are named.
-            raise UnknownVoice(voice_id, [v for v in self.voice_ids() if not v.startswith("profile:")])
+            raise UnknownVoice(voice_id, self.shared_voices())
         profile = self._verified(voice_id, stored)
         revoked = self._revocation(voice_id, stored)
         if revoked is not None and revoked[0] <= now:

@@ -5,8 +5,11 @@ All audio here is float32 mono at VOICEPRINT_RATE (16 kHz), the rate both models
 """
 from __future__ import annotations
 
+import importlib
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
+from types import ModuleType
 
 import numpy as np
 
@@ -28,10 +31,19 @@ class SpeechQuality:
     snr_db: float
 
 
+def _quietly_imported(name: str) -> ModuleType:
+    """`name` imported with the warnings of its own import silenced: webrtcvad imports the
+    deprecated pkg_resources and resemblyzer a deprecated scipy namespace. They are about those
+    packages' code, not the caller's, and would print on every `voicekit enroll`."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"resemblyzer\.")
+        return importlib.import_module(name)
+
+
 def voiced_frames(samples: np.ndarray) -> np.ndarray:
     """One bool per 30 ms frame: is it speech? samples: float32 mono at 16 kHz."""
-    import webrtcvad
-
+    webrtcvad = _quietly_imported("webrtcvad")
     vad = webrtcvad.Vad(VAD_AGGRESSIVENESS)
     n = len(samples) // VAD_FRAME
     pcm = (np.clip(samples[: n * VAD_FRAME], -1.0, 1.0) * 32767).astype("<i2")
@@ -75,14 +87,11 @@ class SpeakerEncoder:
 
     @cached_property
     def _encoder(self):
-        from resemblyzer import VoiceEncoder
-
-        return VoiceEncoder("cpu", verbose=False)
+        return _quietly_imported("resemblyzer").VoiceEncoder("cpu", verbose=False)
 
     def embed(self, samples: np.ndarray) -> np.ndarray:
         """samples: float32 mono at 16 kHz, at least about 1 s of speech."""
-        from resemblyzer import preprocess_wav
-
+        preprocess_wav = _quietly_imported("resemblyzer").preprocess_wav
         return self._encoder.embed_utterance(preprocess_wav(samples, VOICEPRINT_RATE)).astype(np.float32)
 
     def embed_segments(self, samples: np.ndarray, seconds: float = SEGMENT_S) -> list[np.ndarray]:

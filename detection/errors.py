@@ -1,29 +1,51 @@
-"""Exceptions of the detection package; the CLI and HTTP layers map them to exit and status codes."""
+"""Exceptions of the detection package, under the project's root (consent.errors.VoicekitError);
+each says its CLI exit code and HTTP status there."""
+from consent.errors import EXIT_BAD_INPUT, EXIT_GATE, BadInput, TooLong, VoicekitError
 
 
-class DetectionError(Exception):
+class DetectionError(VoicekitError):
     """Base class for everything the detection package refuses."""
 
 
-class UnreadableAudio(DetectionError):
+class UnreadableAudio(DetectionError, BadInput):
     """The bytes or file could not be decoded as audio (missing, corrupt, not audio)."""
 
+    problem = "unreadable-audio"
 
-class PayloadTooLarge(DetectionError):
+
+class AudioTooLong(DetectionError, TooLong):
+    """An uploaded recording decodes to more audio than the operation takes (detect, enrollment)."""
+
+    problem = "audio-too-long"
+
+
+class PayloadTooLarge(DetectionError, BadInput):
     """A payload does not fit the watermark's capacity."""
 
+    problem = "payload-too-large"
 
-class WindowTooWide(DetectionError):
+
+class WindowTooWide(DetectionError, BadInput):
     """An auditor's time window holds more outputs than one detection matches against."""
+
+    problem = "window-too-wide"
 
 
 class GateRefused(DetectionError):
-    """The release gate did not find the expected mark in the final encoded audio."""
+    """The release gate did not find the expected mark in the final encoded audio. What it refuses
+    in practice is audio too short or quiet to carry a verifiable mark (a lone symbol or syllable)
+    after every retry: the request's content, so 422."""
+
+    exit_code, http_status, problem, cli_prefix = EXIT_GATE, 422, "gate-refused", "release gate refused the audio: "
 
 
 class WatermarkModelMissing(DetectionError):
     """A watermark model's checkpoint file is not where it was said to be (or nowhere was said)."""
 
+    exit_code, problem = EXIT_BAD_INPUT, "watermark-model-missing"
+
 
 class WatermarkModelInvalid(DetectionError):
     """A watermark model's checkpoint file exists but is not the model it should be (corrupt, wrong model)."""
+
+    exit_code, problem = EXIT_BAD_INPUT, "watermark-model-invalid"

@@ -10,6 +10,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
 from detection.decoding import decode_bytes
 from detection.errors import GateRefused
 from detection.watermark.base import Watermarker
@@ -36,6 +38,11 @@ class ReleaseGate:
 
     def check(self, encoded: bytes, expected_mark: int) -> GateVerdict:
         """The verdict for releasable bytes; raises GateRefused otherwise."""
+        return self.checked(encoded, expected_mark)[0]
+
+    def checked(self, encoded: bytes, expected_mark: int) -> tuple[GateVerdict, np.ndarray, int]:
+        """As `check`, with the bytes as decoded for the check (float32 mono, rate in Hz): what
+        was released, so the caller need not decode it again."""
         started = time.perf_counter()
         try:
             samples, rate = decode_bytes(encoded)
@@ -55,4 +62,4 @@ class ReleaseGate:
             z_score=verdict.z_score,
             seconds=time.perf_counter() - started,
             watermark=self.watermarker.name,
-        )
+        ), samples, rate

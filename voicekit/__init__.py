@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["Studio", "SpeechResult"]
+__all__ = ["Studio", "SpeechOptions", "SpeechResult"]
 
 
 def __getattr__(name: str):

@@ -9,6 +9,7 @@ never rendered again, so the book has each chapter once.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
@@ -17,21 +18,22 @@ import sqlite3
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from consent.atomic import atomic_write, create_private
 from detection.decoding import decode_bytes
 from voicekit import audio
 from voicekit.books import Chapter
-from voicekit.errors import BadInput, VoicekitError
+from voicekit.errors import AssemblyFailed, BadInput, VoicekitError
 from voicekit.m4b import mux_m4b, read_chapters
-from voicekit.studio import Authorize, Studio
+from voicekit.studio import Caller, SpeechOptions, Studio
 
 OUTPUTS = {"m4b": "m4a", "zip": "mp3"}  # book format -> the format each chapter is rendered and gated in
 ACTIVE = ("queued", "running")
+RESUMABLE = (*ACTIVE, "failed")  # a failed job (a busy server, a ledger since repaired) may run again
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     job_id TEXT PRIMARY KEY, owner TEXT NOT NULL, key_id TEXT, voice TEXT NOT NULL, style TEXT,
@@ -45,18 +47,32 @@ CREATE TABLE IF NOT EXISTS job_chapters (
 );
 """
 Progress = Callable[["NarrationJob"], None]
+# Chapters are set to the audiobook platforms' level (ACX: RMS -23..-18 dB, peaks at most -3 dB).
+CHAPTER_OPTIONS = SpeechOptions(loudness="acx")
 
 
 class JobNotFound(BadInput):
     """No narration job has that id (or it belongs to another owner)."""
 
+    http_status, problem = 404, "unknown-job"
+
 
 class JobNotReady(BadInput):
     """The job has no result yet (still running, failed or cancelled)."""
 
+    http_status, problem = 409, "job-not-ready"
+
+
+class JobBusy(BadInput):
+    """Another process is narrating the job right now."""
+
+    http_status, problem = 409, "job-busy"
+
 
 class JobCancelled(VoicekitError):
     """Narration stopped because the job was cancelled."""
+
+    http_status, problem = 409, "job-cancelled"
 
 
 @dataclass(frozen=True)
@@ -186,24 +202,45 @@ class Narrations:
             raise JobNotReady(f"the audiobook job {job_id} is {job.status}; its result exists once it is done")
         return job, self.result_path(job)
 
-    def narrate(self, studio: Studio, job_id: str, authorize: Authorize | None = None,
+    def narrate(self, studio: Studio, job_id: str, caller: Caller | None = None,
                 on_progress: Progress | None = None, workers: int = 1) -> NarrationJob:
         """Render the chapters not yet done (`workers` at a time), then assemble and record the book.
 
         Raises JobCancelled if the job is (or gets) cancelled; any other error marks the job failed
         and is raised. Chapters finished before an error or a stop are kept for the next run."""
+        with self._narrating(job_id):
+            return self._narrate(studio, job_id, caller, on_progress, workers)
+
+    @contextmanager
+    def _narrating(self, job_id: str) -> Iterator[None]:
+        """Held while a process narrates the job (an advisory lock the system drops when the
+        process dies, so a killed run's job can be resumed, but never by two at once)."""
+        self.job(job_id)
+        with open(self._job_folder(job_id) / "narrating.lock", "a+b") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise JobBusy(f"the audiobook job {job_id} is being narrated by another process") from None
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _narrate(self, studio: Studio, job_id: str, caller: Caller | None, on_progress: Progress | None,
+                 workers: int) -> NarrationJob:
         job = self.job(job_id)
-        if job.status not in ACTIVE:
-            raise BadInput(f"the audiobook job {job_id} is {job.status}; only queued or interrupted jobs run")
+        if job.status not in RESUMABLE:
+            raise BadInput(f"the audiobook job {job_id} is {job.status}; only queued, interrupted or failed jobs run")
         with closing(self._connect()) as db, db:  # in one statement, so a cancel in between is not overwritten
-            started = db.execute("UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?) "
-                                 "WHERE job_id = ? AND status IN (?, ?)", (time.time(), job_id, *ACTIVE))
+            started = db.execute("UPDATE jobs SET status = 'running', error = NULL, "
+                                 "started_at = COALESCE(started_at, ?) WHERE job_id = ? AND status IN (?, ?, ?)",
+                                 (time.time(), job_id, *RESUMABLE))
         if started.rowcount != 1:
             raise JobCancelled(f"the audiobook job {job_id} was cancelled before it started")
         try:
             todo = [c.index for c in job.chapters if not c.done]
             with ThreadPoolExecutor(max(1, workers)) as pool:
-                for _ in pool.map(lambda i: self._render_chapter(studio, job, i, authorize, on_progress), todo):
+                for _ in pool.map(lambda i: self._render_chapter(studio, job, i, caller, on_progress), todo):
                     pass
             self._check_not_cancelled(job_id)
             return self._assemble(studio, self.job(job_id), on_progress)
@@ -216,14 +253,14 @@ class Narrations:
                                                                       *ACTIVE))
             raise
 
-    def _render_chapter(self, studio: Studio, job: NarrationJob, index: int, authorize: Authorize | None,
+    def _render_chapter(self, studio: Studio, job: NarrationJob, index: int, caller: Caller | None,
                         on_progress: Progress | None) -> None:
         self._check_not_cancelled(job.job_id)
         with closing(self._connect()) as db:
             text, = db.execute("SELECT text FROM job_chapters WHERE job_id = ? AND idx = ?",
                                (job.job_id, index)).fetchone()
         started = time.perf_counter()
-        result = studio.speak(text, voice=job.voice, style=job.style, format=OUTPUTS[job.output], authorize=authorize)
+        result = studio.speak(text, job.voice, CHAPTER_OPTIONS, caller, style=job.style, format=OUTPUTS[job.output])
         atomic_write(self._chapter_path(job, index), result.encoded)
         with closing(self._connect()) as db, db:
             db.execute("UPDATE job_chapters SET mark_id = ?, duration_s = ?, render_s = ?, finished_at = ? "
@@ -275,7 +312,7 @@ def _checked_m4b(studio: Studio, data: bytes, mark_ids: list[int]) -> list[dict[
     samples, rate = decode_bytes(data)
     spans = read_chapters(data)
     if len(spans) != len(mark_ids):
-        raise VoicekitError(f"the M4B muxer wrote {len(spans)} chapter markers for {len(mark_ids)} chapters")
+        raise AssemblyFailed(f"the M4B muxer wrote {len(spans)} chapter markers for {len(mark_ids)} chapters")
     for span, mark_id in zip(spans, mark_ids):
         piece = samples[round(span["start_s"] * rate):round(span["end_s"] * rate)]
         studio.gate.check(audio.encode(piece, rate, "wav"), mark_id)

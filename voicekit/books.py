@@ -28,6 +28,10 @@ MAX_BOOK_BYTES = 50_000_000
 MAX_EPUB_UNPACKED_BYTES = 100_000_000
 MAX_BOOK_WORDS = 300_000
 MAX_CHAPTERS = 500
+# A chapter longer than this is narrated in parts ("Title (part 2)"), split between paragraphs (or
+# sentences): 3,000 words is about 20 min at 150 words a minute, so a part stays under the
+# studio's rendered limit (voicekit.studio.MAX_RENDERED_S, 30 min) at any style's pace.
+MAX_PART_WORDS = 3_000
 KINDS = ("text", "markdown", "epub")
 
 _EXTENSIONS = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown", ".epub": "epub"}
@@ -123,7 +127,33 @@ def _checked(chapters: list[Chapter]) -> list[Chapter]:
     words = sum(chapter.words for chapter in chapters)
     if words > MAX_BOOK_WORDS:
         raise BookError(f"book has {words} words, over MAX_BOOK_WORDS ({MAX_BOOK_WORDS})")
-    return chapters
+    return [part for chapter in chapters for part in _parts(chapter)]
+
+
+def _parts(chapter: Chapter) -> list[Chapter]:
+    """The chapter, or its parts of at most MAX_PART_WORDS words, cut between paragraphs where
+    they allow and otherwise after a sentence's last word."""
+    if chapter.words <= MAX_PART_WORDS:
+        return [chapter]
+    pieces: list[list[str]] = [[]]
+    for paragraph in chapter.text.split("\n\n"):
+        for run in _word_runs(paragraph.split()):
+            if pieces[-1] and sum(len(p.split()) for p in pieces[-1]) + len(run) > MAX_PART_WORDS:
+                pieces.append([])
+            pieces[-1].append(" ".join(run))
+    return [Chapter(f"{chapter.title} (part {i + 1})", "\n\n".join(piece)) for i, piece in enumerate(pieces)]
+
+
+def _word_runs(words: list[str]) -> Iterator[list[str]]:
+    """A paragraph's words in runs of at most MAX_PART_WORDS, each ending at a sentence's end
+    where one falls in the run's second half."""
+    while len(words) > MAX_PART_WORDS:
+        ends = [i for i in range(MAX_PART_WORDS // 2, MAX_PART_WORDS) if words[i - 1][-1:] in ".!?"]
+        cut = ends[-1] if ends else MAX_PART_WORDS
+        yield words[:cut]
+        words = words[cut:]
+    if words:
+        yield words
 
 
 def _clean(text: str) -> str:

@@ -34,6 +34,7 @@ class Codec:
 # 2 min of heart at 128 kbps), and the mark still verifies with p < 1e-300. AAC encoding had been a
 # third of an audiobook chapter's time.
 AAC_OPTIONS = (("aac_coder", "fast"),)
+AAC_PRIMING = 1024  # samples FFmpeg's AAC encoder puts before the audio
 AAC_RATES = (7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
 
 # Bit rates, measured with the keyed watermark on 10 sentences x 2 marks of the heart voice at 24 kHz
@@ -58,6 +59,15 @@ def codec_rate(codec: Codec, sample_rate: int) -> int:
         return sample_rate
     above = [r for r in codec.rates if r > sample_rate]
     return min(above) if above else max(codec.rates)
+
+
+def priming_seconds(fmt: str, sample_rate: int) -> float:
+    """Seconds of encoder priming a decoder returns before the audio of one `fmt` file at
+    `sample_rate`: 1024 samples at the codec's rate for bare ADTS AAC (which has no field to say
+    so), none where the container records it (MP4, Ogg) or for uncompressed formats."""
+    if fmt != "aac":
+        return 0.0
+    return AAC_PRIMING / codec_rate(CODECS["aac"], sample_rate)
 
 
 def encode(samples: np.ndarray, sample_rate: int, fmt: str) -> bytes:

@@ -1,34 +1,43 @@
-"""Exceptions of the toolkit; the CLI and HTTP layers map them to exit and status codes."""
+"""Exceptions of the toolkit, under the project's root (consent.errors.VoicekitError); each says
+its CLI exit code and HTTP status there."""
+from consent.errors import EXIT_ENGINE, BadInput, TooLong, VoicekitError
 
-
-class VoicekitError(Exception):
-    """Base class for refusals of bad input by the toolkit."""
-
-
-class BadInput(VoicekitError):
-    """The request itself is wrong (empty text, bad format, bad path, bad rate)."""
+__all__ = ["VoicekitError", "BadInput", "TooLong", "EmptyText", "UnsupportedFormat", "OutputPathError",
+           "EngineUnavailable", "BookError", "IncompatibleChapters", "AssemblyFailed"]
 
 
 class EmptyText(BadInput):
-    pass
+    problem = "empty-text"
 
 
 class UnsupportedFormat(BadInput):
-    pass
+    problem = "unsupported-format"
 
 
 class OutputPathError(BadInput):
-    pass
+    problem = "output-path"
 
 
 class EngineUnavailable(VoicekitError):
     """An engine's model files are missing; the message names what to install or download."""
 
+    exit_code, http_status, problem, cli_prefix = EXIT_ENGINE, 503, "engine-unavailable", "engine: "
+
 
 class BookError(BadInput):
     """An uploaded book cannot be read into chapters (wrong encoding, not an EPUB, over a limit, no text)."""
+
+    problem = "invalid-book"
 
 
 class IncompatibleChapters(BadInput, ValueError):
     """Audiobook chapters that cannot be joined without re-encoding (not AAC in MP4, or differing
     codec, rate or channels); a ValueError too, since the caller passed bad values."""
+
+    problem = "incompatible-chapters"
+
+
+class AssemblyFailed(VoicekitError):
+    """A finished book could not be put together from its checked chapters (a muxer fault)."""
+
+    problem = "assembly-failed"

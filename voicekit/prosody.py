@@ -46,7 +46,7 @@ def render(engine: Engine, sentence: str, prosody: Prosody = Prosody(), ipa: str
         renderer, conversion = renderer_for(engine), VoiceConversion()
     vocoder = isinstance(renderer, VocoderRenderer)
     if not vocoder and prosody.neutral and style.neutral and conversion == VoiceConversion():
-        if hasattr(engine, "synthesize_timed"):
+        if engine.capabilities.word_durations:
             return Rendered(*engine.synthesize_timed(sentence))
         return Rendered(engine.synthesize(sentence), None)
     if vocoder:

@@ -42,8 +42,7 @@ async def submit(
         data, filename = text.encode("utf-8"), None
         kind = kind or "text"
     book_title, chapters = read_book(data, kind, filename)
-    profile = svc.studio.registry.check_at(voice, now=svc.studio.clock(), scope="tts")
-    svc.access.check_use(key, profile)
+    svc.studio.check_voice(voice, svc.caller(key))
     job = svc.narrations.submit(chapters, voice, key.owner, svc.studio.clock(), output=output, style=style,
                                 title=title or book_title, key_id=key.key_id)
     request.app.state.runner.enqueue(job.job_id)

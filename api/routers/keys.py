@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 from api.deps import AdminKey, ServiceDep
 from api.problems import Problem
 from consent.access import API_SCOPES, DEFAULT_RATE_PER_MINUTE
+from consent.errors import InvalidRecordRequest
 
 router = APIRouter(prefix="/v1", tags=["api keys"])
 
@@ -23,7 +24,7 @@ def create_key(body: KeyRequest, svc: ServiceDep, key: AdminKey) -> dict:
     try:
         created, secret = svc.access.create_key(body.owner, tuple(body.scopes), svc.studio.clock(),
                                                 body.rate_per_minute)
-    except ValueError as e:
+    except InvalidRecordRequest as e:
         raise Problem(422, "invalid-api-key-request", str(e)) from e
     return created.as_dict() | {"key": secret}
 

@@ -14,7 +14,7 @@ from api.problems import Problem
 from api.uploads import read_limited, saved
 from api.views import voice_view
 from consent.access import ApiKey
-from consent.errors import UnknownVoice
+from consent.errors import InvalidRecordRequest, UnknownVoice
 from consent.registry import VoiceStatus
 
 router = APIRouter(prefix="/v1", tags=["consent and profiles"])
@@ -92,7 +92,7 @@ def grant(voice_id: str, body: GrantRequest, svc: ServiceDep, key: ProfilesKey) 
     _owned(svc, key, voice_id)
     try:
         svc.access.grant(voice_id, body.owner, now=svc.studio.clock())
-    except ValueError as e:
+    except InvalidRecordRequest as e:
         raise Problem(422, "invalid-owner", str(e)) from e
     return {"voice_id": voice_id, "owner": body.owner}
 
@@ -100,7 +100,7 @@ def grant(voice_id: str, body: GrantRequest, svc: ServiceDep, key: ProfilesKey) 
 def _visible(svc: Service, key: ApiKey, status: VoiceStatus) -> bool:
     if status.profile is None:  # tampered: only an admin sees it, and never uses it
         return "admin" in key.scopes
-    return status.profile.kind == "clone" and svc.access.may_use(key, status.profile)
+    return status.profile.kind == "clone" and svc.access.may_use(key, status.voice_id)
 
 
 def _status(svc: Service, key: ApiKey, voice_id: str) -> VoiceStatus:

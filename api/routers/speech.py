@@ -13,11 +13,11 @@ from fastapi import APIRouter
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from api.deps import Service, ServiceDep, SpeakKey
+from api.deps import KeyCaller, Service, ServiceDep, SpeakKey
 from api.problems import Problem
 from api.views import provenance_headers
 from consent.access import ApiKey
-from voicekit.studio import PCM, STREAM_FORMATS
+from voicekit.studio import PCM, STREAM_FORMATS, SpeechOptions
 from voicekit.styles import STYLES
 
 router = APIRouter(prefix="/v1", tags=["speech"])
@@ -39,6 +39,8 @@ class SpeechRequest(BaseModel):
     sample_rate: int = Field(24000, ge=8000, le=48000, description="Hz")
     rate: float = Field(1.0, ge=0.5, le=2.0, description="speed factor")
     pitch: float = Field(0.0, ge=-12, le=12, description="semitones")
+    loudness: Literal["speech", "acx"] | None = Field(
+        None, description="loudness preset: speech (-18 LUFS, -1 dBTP; the default) or acx (-20 LUFS, -3.5 dBTP)")
     stream: bool = Field(False, description="chunked: one sentence at a time, each gated before it is sent")
 
     @model_validator(mode="after")
@@ -67,7 +69,8 @@ def speech(body: SpeechRequest, svc: ServiceDep, key: SpeakKey) -> Response:
     """Audio in the asked format, with its mark id and signed provenance in the headers."""
     text = body.ssml if body.ssml is not None else body.text
     return _speak(svc, key, text, body.voice, body.format, body.stream, ssml=body.ssml is not None,
-                  sample_rate=body.sample_rate, rate=body.rate, pitch=body.pitch, style=body.style)
+                  sample_rate=body.sample_rate, rate=body.rate, pitch=body.pitch, style=body.style,
+                  loudness=body.loudness)
 
 
 @router.post("/audio/speech", responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}},
@@ -78,26 +81,26 @@ def openai_speech(body: OpenAISpeechRequest, svc: ServiceDep, key: SpeakKey) -> 
                   sample_rate=24000, rate=body.speed, pitch=0.0, style=None)
 
 
-def _speak(svc: Service, key: ApiKey, text: str, voice: str, fmt: str, stream: bool, **options) -> Response:
+def _speak(svc: Service, key: ApiKey, text: str, voice: str, fmt: str, stream: bool, **fields) -> Response:
     if len(text) > svc.settings.max_text_chars:
         raise Problem(413, "text-too-long", f"the text is {len(text)} characters; one request may have "
                       f"{svc.settings.max_text_chars} (send books to /v1/audiobooks)")
-    authorize = svc.authorizer(key)
+    caller = svc.caller(key)
     if stream:
-        return _streamed(svc, text, voice, fmt, authorize=authorize, **options)
+        return _streamed(svc, text, voice, fmt, caller, SpeechOptions(format=PCM if fmt == "wav" else fmt, **fields))
     with svc.slots.held():
-        result = svc.studio.speak(text, voice=voice, format=fmt, authorize=authorize, **options)
+        result = svc.studio.speak(text, voice, SpeechOptions(format=fmt, **fields), caller)
     return Response(result.encoded, media_type=MEDIA_TYPES[fmt],
                     headers=provenance_headers(result.mark_id, result.provenance))
 
 
-def _streamed(svc: Service, text: str, voice: str, fmt: str, **options) -> StreamingResponse:
-    streamed_as = PCM if fmt == "wav" else fmt
-    if streamed_as not in STREAM_FORMATS:
+def _streamed(svc: Service, text: str, voice: str, fmt: str, caller: KeyCaller,
+              options: SpeechOptions) -> StreamingResponse:
+    if options.format not in STREAM_FORMATS:
         raise Problem(400, "unsupported-stream-format",
                       f"{fmt} cannot be streamed chunk by chunk; stream as wav, {', '.join(STREAM_FORMATS)}")
     with svc.slots.held():
-        stream = svc.studio.stream(text, voice=voice, format=streamed_as, **options)
+        stream = svc.studio.stream(text, voice, options, caller)
         chunks = iter(stream)
         first = next(chunks)
     header = _streaming_wav_header(first.sample_rate) if fmt == "wav" else b""

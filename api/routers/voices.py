@@ -15,5 +15,5 @@ def voices(svc: ServiceDep, key: SpeakKey) -> dict[str, list[dict]]:
     enrolled or was granted (all of them for an admin key)."""
     now = svc.studio.clock()
     usable = [s for s in svc.studio.registry.statuses_at(now)
-              if s.status == "active" and svc.access.may_use(key, s.profile)]
+              if s.status == "active" and svc.access.may_use(key, s.voice_id)]
     return {"voices": [voice_view(s) for s in usable]}

@@ -34,17 +34,17 @@ def test_a_granted_voice_is_usable_and_an_ungranted_one_is_not(access):
     alice, _ = access.create_key("alice", ("speak",), now=1.0)
     bob, _ = access.create_key("bob", ("speak",), now=1.0)
     access.set_owner(ALICE_VOICE.voice_id, "alice", now=2.0)
-    assert access.may_use(alice, ALICE_VOICE) and access.owns(alice, ALICE_VOICE.voice_id)
-    assert not access.may_use(bob, ALICE_VOICE)
+    assert access.may_use(alice, ALICE_VOICE.voice_id) and access.owns(alice, ALICE_VOICE.voice_id)
+    assert not access.may_use(bob, ALICE_VOICE.voice_id)
     access.grant(ALICE_VOICE.voice_id, "bob", now=3.0)
-    assert access.may_use(bob, ALICE_VOICE) and not access.owns(bob, ALICE_VOICE.voice_id)
+    assert access.may_use(bob, ALICE_VOICE.voice_id) and not access.owns(bob, ALICE_VOICE.voice_id)
 
 
 def test_a_grant_written_into_sqlite_grants_nothing(home, access):
     bob, _ = access.create_key("bob", ("speak",), now=1.0)
     access.set_owner(ALICE_VOICE.voice_id, "alice", now=2.0)
     _edit(home, "INSERT INTO voice_access VALUES (?, 'bob', 'owner', 3.0)", ALICE_VOICE.voice_id)
-    assert not access.may_use(bob, ALICE_VOICE)
+    assert not access.may_use(bob, ALICE_VOICE.voice_id)
     assert not access.owns(bob, ALICE_VOICE.voice_id)
 
 

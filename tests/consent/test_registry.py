@@ -42,7 +42,7 @@ def test_an_active_voice_passes_with_its_verified_record(registry):
 
 
 def test_unknown_voice_names_the_shared_voices_but_no_ones_profile(registry):
-    with pytest.raises(UnknownVoice, match="known voices: heart, joe$") as refused:
+    with pytest.raises(UnknownVoice, match="voices you may use: heart, joe$") as refused:
         registry.check_at("nobody", now=10.0)
     assert "profile:" not in str(refused.value)
 

@@ -2,7 +2,7 @@
 import pytest
 
 from consent.challenges import new_challenge
-from consent.errors import ChallengeInvalid
+from consent.errors import ChallengeInvalid, InvalidRecordRequest
 from consent.phonemes import Lexicon, align
 from consent.statement import StatementChecker, consent_phrase, nonce_vocabulary
 
@@ -74,9 +74,9 @@ def test_challenges_name_the_person_and_refuse_names_with_negations():
     challenge = new_challenge("  Mary   Jones ", now=0.0)
     assert challenge.name == "Mary Jones" and challenge.phrase.startswith("I, Mary Jones, agree")
     assert all(word in challenge.phrase for word in challenge.nonce) and len(set(challenge.nonce)) == 3
-    with pytest.raises(ValueError, match="negation"):
+    with pytest.raises(InvalidRecordRequest, match="negation"):
         new_challenge("Never Jones", now=0.0)
-    with pytest.raises(ValueError, match="letters"):
+    with pytest.raises(InvalidRecordRequest, match="letters"):
         new_challenge("123", now=0.0)
 
 

@@ -63,7 +63,7 @@ def test_voices_lists_the_house_voices(home):
 
 @pytest.mark.parametrize("args, code, message", [
     (["say", "", "-o", "{tmp}/x.wav"], 2, "text is empty"),
-    (["say", "Hi.", "-o", "{tmp}/x.wav", "--voice", "bob"], 3, "unknown voice 'bob'; known voices: heart, joe"),
+    (["say", "Hi.", "-o", "{tmp}/x.wav", "--voice", "bob"], 3, "unknown voice 'bob'; voices you may use: heart, joe"),
     (["say", "Hi.", "-o", "{tmp}/missing/x.wav"], 2, "does not exist"),
     (["say", "Hi.", "-o", "{tmp}/x.aiff"], 2, "unsupported output extension '.aiff'"),
     (["say", "Hi.", "-o", "{tmp}/x.wav", "--sample-rate", "1000"], 2, "outside 8000..48000"),

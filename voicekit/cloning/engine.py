@@ -13,7 +13,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from voicekit.cloning.conversion import VOICED_HZ, VoiceConversion, convert_vocoder_frames, convert_world
-from voicekit.engines.base import Engine
+from voicekit.engines.base import Capabilities, Engine
 from voicekit.errors import EngineUnavailable
 from voicekit.timing import WordTiming
 
@@ -92,7 +92,7 @@ class WorldRenderer:
         control; word timings (when the engine gives them) are re-timed with them."""
         import pyworld
 
-        if hasattr(self.engine, "synthesize_timed"):
+        if self.engine.capabilities.word_durations:
             x, words = self.engine.synthesize_timed(sentence)
         else:
             x, words = self.engine.synthesize(sentence), None
@@ -123,7 +123,7 @@ class WorldRenderer:
 
 
 def renderer_for(engine: Engine) -> Renderer:
-    return VocoderRenderer(engine) if hasattr(engine, "vocoder_frames") else WorldRenderer(engine)
+    return VocoderRenderer(engine) if engine.capabilities.vocoder_frames else WorldRenderer(engine)
 
 
 class ClonedVoice:
@@ -148,13 +148,11 @@ class ClonedVoice:
         return self.renderer.engine.sample_rate
 
     @property
-    def inline_phonemes(self) -> str | None:
-        return getattr(self.renderer.engine, "inline_phonemes", None)
-
-    @property
-    def thread_safe(self) -> bool:
-        """As safe as the base voice: the conversion itself (WORLD, numpy) keeps no shared state."""
-        return getattr(self.renderer.engine, "thread_safe", False)
+    def capabilities(self) -> Capabilities:
+        """The base voice's pronunciation and thread safety (the conversion itself, WORLD and numpy,
+        keeps no shared state); its timings come through the renderer, not `synthesize_timed`."""
+        base = self.renderer.engine.capabilities
+        return Capabilities(thread_safe=base.thread_safe, inline_phonemes=base.inline_phonemes)
 
     @property
     def model_version(self) -> str:

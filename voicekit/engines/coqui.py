@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from voicekit import audio
+from voicekit.engines.base import Capabilities
 from voicekit.errors import EngineUnavailable
 
 CHECKPOINT_NAMES = ("model.pth", "model_file.pth", "best_model.pth", "checkpoint.pth")
@@ -66,6 +67,7 @@ class CoquiEngine:
     """
 
     name = "coqui"
+    capabilities = Capabilities()  # torch and espeak-ng state: one render at a time
 
     def __init__(self, files: CoquiModelFiles, licence: str, speaker: str | None = None,
                  language: str | None = None, device: str = "cpu", threads: int = 1) -> None:
@@ -184,6 +186,7 @@ class CoquiClone:
     """Engine protocol: a cloning coqui model conditioned on one person's references."""
 
     name = "coqui"
+    capabilities = Capabilities()
 
     def __init__(self, engine: CoquiEngine, conditioning: dict[str, Any]) -> None:
         self.engine = engine

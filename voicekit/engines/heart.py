@@ -14,6 +14,7 @@ from importlib.metadata import version
 
 import numpy as np
 
+from voicekit.engines.base import Capabilities
 from voicekit.errors import EngineUnavailable
 from voicekit.timing import PUNCTUATION, WordTiming
 
@@ -35,10 +36,9 @@ class HeartEngine:
     name = "heart"
     # Checked: 6 threads on one engine render exactly what one thread does, and 8 threads through
     # Studio.speak rendered 150 requests of 1-30 sentences without a failure.
-    thread_safe = True
+    capabilities = Capabilities(thread_safe=True, inline_phonemes="misaki", vocoder_frames=True)
     sample_rate = 24000
     licence = "Apache-2.0 (hibari-tts, voice 'heart')"
-    inline_phonemes = "misaki"  # takes [word](/phonemes/) in its text (voicekit.text.lexicon)
 
     def __init__(self, threads: int = 1, seed: int = 0) -> None:
         """threads: onnxruntime threads (one core renders ~100x real time). seed: fixes the vocoder

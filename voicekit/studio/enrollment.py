@@ -1,0 +1,64 @@
+"""Enrollment as the studio composes it: the detector says whether a recording is our own output
+(the consent package cannot import detection), the consent package decides, and the clone's voice
+is fitted on the person's references."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from consent.enrollment import SCOPES, Enroller, Recording
+from consent.keys import RegistryKeys
+from consent.ledger import Ledger
+from consent.voiceprint import VOICEPRINT_RATE
+from detection.audit import inspect_audio
+from detection.decoding import read_audio_file
+from detection.watermark import Watermarker
+from voicekit import audio
+from voicekit.cloning.engine import CONVERTIBLE_BASES, choose_base, renderer_for
+from voicekit.cloning.fit import base_similarity, fit_conversion, split_held_out
+from voicekit.errors import BadInput
+from voicekit.studio.voices import Voices
+
+RECENT_OUTPUTS_CHECKED = 10_000  # outputs whose marks an enrollment recording is matched against
+MAX_RECORDING_S = 300.0  # seconds one consent reading or reference may last once decoded
+
+
+def check_request(references: list, scopes: tuple[str, ...], expires_at: float | None, now: float) -> None:
+    if not references:
+        raise BadInput("give at least one reference recording (10 s of speech in total)")
+    unknown = set(scopes) - set(SCOPES)
+    if not scopes or unknown:
+        raise BadInput(f"scopes must be among {', '.join(SCOPES)}; got {', '.join(scopes) or 'none'}")
+    if expires_at is not None and expires_at <= now:
+        raise BadInput("the expiry date is in the past")
+
+
+def recording(path: Path | str) -> Recording:
+    """A recording read once: its bytes (hashed into the record) and its samples at 16 kHz;
+    refused (TooLong) past MAX_RECORDING_S before it is decoded further."""
+    data, samples, rate = read_audio_file(path, max_seconds=MAX_RECORDING_S)
+    return Recording(Path(path).name, data, audio.resample(samples, rate, VOICEPRINT_RATE))
+
+
+def watermark_p(recording: Recording, watermarker: Watermarker, ledger: Ledger, keys: RegistryKeys) -> float:
+    """Our mark's p-value in an enrollment recording, matched against the latest outputs too:
+    a clone of the victim saying the fresh challenge would have been made minutes before."""
+    recent = ledger.recent_marks(RECENT_OUTPUTS_CHECKED)
+    return inspect_audio(recording.samples, VOICEPRINT_RATE, watermarker, ledger, keys, recent).p_value
+
+
+def fitted_voice(voices: Voices, enroller: Enroller, references: list[Recording]) -> dict[str, Any]:
+    """Pick the base voice nearest the person, then fit the conversion that moves it towards them
+    (checked on held-out references)."""
+    speech = np.concatenate([r.voiced for r in references])
+    fitting, held_out = split_held_out(speech)
+    person = enroller.encoder.embed(fitting)
+    renderers = {name: renderer_for(voices.engine(name)) for name in CONVERTIBLE_BASES}
+    nearness = {name: base_similarity(r, person, enroller.encoder.embed) for name, r in renderers.items()}
+    base = choose_base(nearness, renderers)
+    conversion, report = fit_conversion(renderers[base], fitting, held_out, enroller.encoder.embed,
+                                        enroller.statements.transcribe)
+    return {"base": base, "base_similarity": {k: round(v, 3) for k, v in nearness.items()},
+            "conversion": conversion.as_dict(), "fit": report.as_dict()}

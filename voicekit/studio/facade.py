@@ -1,0 +1,323 @@
+"""The `Studio`: the one object every public way to get audio (Python, CLI, HTTP) goes through.
+
+    text -> request check (consent, caller) -> rendering -> loudness -> release (mark -> encode ->
+    gate -> ledger) -> result
+
+The safeguards are parts handed in (so a test can give a failing detector and watch the studio
+refuse); none can be switched off.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from consent import sealed
+from consent.atomic import atomic_write
+from consent.challenges import DEFAULT_TTL_S, Challenge, new_challenge
+from consent.enrollment import Enroller
+from consent.errors import EnrollmentRefused
+from consent.profiles import VoiceProfile
+from consent.records import Records
+from detection.audit import Finding, inspect_audio, inspect_file, window_marks
+from detection.decoding import MAX_DECODED_S, decode_bytes
+from detection.gate import ReleaseGate
+from detection.watermark import KeyedWatermark, Watermarker, WatermarkKey
+from voicekit import engines, loudness
+from voicekit.engines.base import Engine
+from voicekit.errors import BadInput, EmptyText
+from voicekit.home import default_home, default_passphrase
+from voicekit.studio import enrollment
+from voicekit.studio.lexicons import StoredLexicons
+from voicekit.studio.options import PCM, SpeechOptions
+from voicekit.studio.release import Safeguards, release
+from voicekit.studio.rendering import placed, segments
+from voicekit.studio.request import Caller, Request, checked_voice, planned, voices_of
+from voicekit.studio.results import SpeechResult
+from voicekit.studio.stream import SpeechStream
+from voicekit.studio.voices import Voices
+from voicekit.text.lexicon import Lexicon
+from voicekit.timing import ForcedAligner
+
+
+class Studio:
+    """home: the data folder (registry.db, keys/, ledger/); default VOICEKIT_HOME or the user data dir.
+
+    watermarker / gate: the safeguards to use; default the keyed watermark from this installation's
+    keys and a release gate over it. threads: onnxruntime/torch threads per engine; device: where
+    torch models (coqui) run, "cpu" or "cuda".
+    """
+
+    def __init__(
+        self,
+        home: Path | str | None = None,
+        passphrase: bytes | None = None,
+        watermarker: Watermarker | None = None,
+        gate: ReleaseGate | None = None,
+        clock: Callable[[], float] = time.time,
+        threads: int = 1,
+        device: str = "cpu",
+    ) -> None:
+        self.home = Path(home) if home is not None else default_home()
+        self._records = Records.open(self.home, passphrase if passphrase is not None else default_passphrase(),
+                                     now=clock(), house=engines.house_profiles(now=clock()))
+        self.keys, self.registry, self.ledger = self._records.keys, self._records.registry, self._records.ledger
+        self.clock = clock
+        self.voices = Voices(threads, device)
+        self.lexicons = StoredLexicons(self.home / "lexicons")
+        self._own_watermark = watermarker is None
+        self._rotation_lock = threading.Lock()
+        self._current_seen = self._current_stamp()
+        self.watermarker = watermarker or self._keyed_watermark()
+        self.gate = gate or ReleaseGate(self.watermarker)
+        self._enroller: Enroller | None = None
+
+    # -- speech ---------------------------------------------------------------------------------
+
+    def speak(self, text: str, voice: str = "heart", options: SpeechOptions | None = None,
+              caller: Caller | None = None, **fields: Any) -> SpeechResult:
+        """Render `text` in `voice` through every safeguard. options: how (SpeechOptions); any of
+        its fields may be given as keywords instead (`format="mp3"`). caller: whose request it is
+        (the HTTP service passes the API key's owner; None: this installation's owner).
+
+        Raises BadInput (SsmlError for bad markup, TooLong past a limit), a ConsentError,
+        GateRefused or LedgerBroken."""
+        options = SpeechOptions.of(options, **fields)
+        options.check()
+        t = time.perf_counter()
+        request = self._request(text, voice, options, caller)
+        timings = {"consent": time.perf_counter() - t}
+        t = time.perf_counter()
+        rate = options.sample_rate
+        pieces = list(segments(request, self.voices, lambda: self.aligner, options.word_timings))
+        samples = np.concatenate([s.samples for s in pieces])
+        if not np.any(samples):
+            raise EmptyText("the request renders only silence (prosody volume=\"silent\" throughout); "
+                            "there is nothing to speak or to mark")
+        words, marks = placed(pieces, rate)
+        timings["synthesis"], t = time.perf_counter() - t, time.perf_counter()
+        samples = loudness.normalized(samples, rate, request.loudness, request.style.energy_db)
+        timings["loudness"] = time.perf_counter() - t
+        guards = self.safeguards(request)  # checked again as it leaves: a long render outlives no revocation
+        out = release(guards, samples, rate, options.format, ceiling_dbtp=request.loudness.ceiling_dbtp,
+                      timings=timings, describe=lambda mark: request.provenance(mark, guards.watermarker.name,
+                                                                                guards.key_id))
+        return SpeechResult(out.audio, out.sample_rate, options.format, out.encoded, out.mark_id, out.entry or {},
+                            timings, marks, words)
+
+    def stream(self, text: str, voice: str = "heart", options: SpeechOptions | None = None,
+               caller: Caller | None = None, **fields: Any) -> SpeechStream:
+        """Like speak, but the audio comes a sentence at a time, each chunk checked again and
+        released (marked with the stream's mark, gated) before it is handed out, in pcm (the
+        default) or aac. The request is checked (markup, consent) here, before anything renders;
+        the ledger gets the output entry when the first chunk leaves and a closing entry (all
+        released audio's SHA-256, whether the stream was read to the end) when it ends or is closed."""
+        options = SpeechOptions.of(options or SpeechOptions(format=PCM), **fields)
+        options.check(streaming=True)
+        return SpeechStream(self, self._request(text, voice, options, caller))
+
+    def _request(self, text: str, voice: str, options: SpeechOptions, caller: Caller | None) -> Request:
+        """The checked request: its plan, and every voice it uses consent-checked with its engine."""
+        self._follow_rotation()
+        plan, chosen = planned(text, options)
+        now = self.clock()
+        profiles = {v: checked_voice(self.registry, v, now, caller) for v in voices_of(voice, plan)}
+        voices: dict[str, Engine] = {}
+        for v, profile in profiles.items():
+            if options.clone_with is not None and v == voice:
+                model = checked_voice(self.registry, options.clone_with, now, caller)
+                voices[v] = self.voices.coqui_clone(profile, model, lambda: self.sealed_references(profile.voice_id))
+            else:
+                voices[v] = self.voices.for_profile(profile)
+        lexicons = {v: self.lexicons.for_voice(v).merged(options.lexicon) for v in profiles}
+        return Request(text, voice, options, plan, profiles, voices, lexicons, chosen, caller)
+
+    def safeguards(self, request: Request | None = None) -> Safeguards:
+        """The release's parts as they are now; with a request, its consent checks again first
+        (every voice still active, in scope and allowed to the caller), so a revocation, an
+        expiry or a revoked key takes effect before the next chunk or chapter."""
+        self._follow_rotation()
+        if request is not None:
+            now = self.clock()
+            for voice in request.profiles:
+                checked_voice(self.registry, voice, now, request.caller)
+        return Safeguards(self.watermarker, self.gate, self.ledger, self.keys.current_key_id, self.clock)
+
+    def check_voice(self, voice: str, caller: Caller | None = None) -> VoiceProfile:
+        """The voice's verified, active record if `caller` may speak with it (a job's check before
+        it is queued); raises as speak does."""
+        return checked_voice(self.registry, voice, self.clock(), caller)
+
+    @cached_property
+    def aligner(self) -> ForcedAligner:
+        return ForcedAligner()
+
+    def engine(self, name: str) -> Engine:
+        """A house engine by name, loaded once on first use."""
+        return self.voices.engine(name)
+
+    # -- detection ------------------------------------------------------------------------------
+
+    def detect(self, source: Path | str | bytes, since: float | None = None, until: float | None = None) -> Finding:
+        """Is this file (a path, or its bytes) ours? since/until (Unix seconds): when the caller
+        knows the audio was made, which adds a test of every output of that window (stronger on
+        heavily edited audio; see detection.audit). Raises UnreadableAudio for a missing, empty or
+        non-audio file, TooLong past MAX_DECODED_S of audio, BadInput for a window that ends
+        before it starts, WindowTooWide."""
+        self._follow_rotation()
+        issued: list[int] = []
+        if since is not None or until is not None:
+            window = (since if since is not None else 0.0, until if until is not None else self.clock())
+            if window[1] < window[0]:
+                raise BadInput("the time window ends before it starts")
+            issued = window_marks(self.ledger, *window)
+        if isinstance(source, bytes):
+            samples, rate = decode_bytes(source, max_seconds=MAX_DECODED_S)
+            return inspect_audio(samples, rate, self.watermarker, self.ledger, self.keys, issued)
+        return inspect_file(source, self.watermarker, self.ledger, self.keys, issued)
+
+    # -- consent --------------------------------------------------------------------------------
+
+    def consent_challenge(self, name: str, ttl_s: float = DEFAULT_TTL_S,
+                          nonce: tuple[str, ...] | None = None) -> Challenge:
+        """A phrase for `name` to read, valid once, for `ttl_s` seconds; raises BadInput for a bad name.
+        nonce: fixed words for reproducible tests and benchmarks; random by default (and from the CLI)."""
+        challenge = new_challenge(name, now=self.clock(), ttl_s=ttl_s, nonce=nonce)
+        self.registry.add_challenge(challenge)
+        return challenge
+
+    def enroll(
+        self,
+        challenge_id: str,
+        consent: Path | str,
+        references: list[Path | str],
+        scopes: tuple[str, ...] = ("tts",),
+        expires_at: float | None = None,
+        name: str | None = None,
+        keep_references: bool = False,
+    ) -> VoiceProfile:
+        """Check a consent reading and reference recordings, fit the clone's voice (about 15-20 s on
+        one core), and store and return the signed profile.
+
+        Raises ChallengeInvalid, EnrollmentRefused (every failed check, with its figures), BadInput
+        (TooLong for a recording over enrollment.MAX_RECORDING_S) or UnreadableAudio. A refusal
+        counts against the challenge (three and it is spent) and is written to the ledger;
+        nothing else changes.
+        """
+        self._follow_rotation()
+        now = self.clock()
+        enrollment.check_request(references, scopes, expires_at, now)
+        challenge = self.registry.challenge(challenge_id)
+        challenge.usable_by(name, now)
+        consent_recording = enrollment.recording(consent)
+        recordings = [enrollment.recording(r) for r in references]
+        watermark_p = {r.label: enrollment.watermark_p(r, self.watermarker, self.ledger, self.keys)
+                       for r in [consent_recording, *recordings]}
+        enroller = self._enroller = self._enroller or Enroller()
+        assessment, embedding = enroller.assess(challenge, consent_recording, recordings, watermark_p)
+        if assessment.failures:
+            self.registry.count_failed_attempt(challenge_id)
+            self.ledger.append("enrollment-refused", {
+                "challenge_id": challenge_id, "failures": assessment.failures,
+                "audio_sha256": [r.sha256 for r in [consent_recording, *recordings]],
+            }, now=now)
+            raise EnrollmentRefused(assessment.failures)
+        fitted = enrollment.fitted_voice(self.voices, enroller, recordings)
+        profile = enroller.profile(challenge, consent_recording, recordings, assessment, embedding, scopes,
+                                   expires_at, now, references_sealed=keep_references, voice=fitted)
+        folder = self._references_folder(profile.voice_id)
+        try:
+            if keep_references:
+                folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+                for i, recording in enumerate(recordings):
+                    atomic_write(folder / f"reference-{i}.sealed",
+                                 sealed.seal(recording.data, self.keys, profile.voice_id), mode=0o600)
+            self.registry.register(profile, now, kind="enrollment", challenge_id=challenge_id, details={
+                "scopes": list(scopes), "expires_at": expires_at, "key_id": self.keys.current_key_id})
+        except BaseException:  # no sealed audio outlives a profile that was not stored
+            for file in folder.glob("*.sealed"):
+                file.unlink()
+            if folder.exists():
+                folder.rmdir()
+            raise
+        return self.registry.check_at(profile.voice_id, now=now)  # as signed and stored
+
+    def sealed_references(self, voice_id: str) -> list[bytes]:
+        """The reference recordings kept (encrypted) for an active profile, decrypted, as their original bytes."""
+        self.registry.check_at(voice_id, now=self.clock())
+        folder = self._references_folder(voice_id)
+        return [sealed.unseal(f.read_bytes(), self.keys, voice_id) for f in sorted(folder.glob("reference-*.sealed"))]
+
+    def _references_folder(self, voice_id: str) -> Path:
+        return self.home / "references" / voice_id.replace(":", "-")
+
+    def revoke(self, voice_id: str, reason: str = "") -> None:
+        """Revoke a voice at once, for every later request and every running stream's next chunk;
+        raises UnknownVoice or VoiceRevoked."""
+        self.registry.revoke(voice_id, reason, self.clock())
+
+    # -- voices, lexicons and keys ---------------------------------------------------------------
+
+    def add_model_voice(self, name: str, folder: Path | str, licence: str, speaker: str | None = None,
+                        language: str | None = None) -> VoiceProfile:
+        """Register a coqui-tts model folder as the voice `name`, signing its files' SHA-256 and licence.
+
+        The model is loaded and speaks one test sentence first, so a folder coqui cannot load, or a
+        multi-speaker model without a valid speaker, is refused (EngineUnavailable) before anything is
+        signed. Raises BadInput for a bad or taken name."""
+        if self.registry.exists(name):
+            raise BadInput(f"the voice {name!r} is already registered")
+        now = self.clock()
+        engine = self.voices.tried_model(name, folder, licence, speaker, language)
+        profile = engines.model_voice_profile(name, engine.files, licence, speaker, language, now)
+        self.registry.register(profile, now, kind="voice-added",
+                               details={"model_sha256": engine.files.sha256, "licence": licence})
+        self.voices.add_model(name, engine)
+        return self.registry.check_at(name, now=now)
+
+    def lexicon_for(self, voice: str) -> Lexicon:
+        """The stored global lexicon with the voice's own over it."""
+        return self.lexicons.for_voice(voice)
+
+    def set_lexicon(self, lexicon: Lexicon | None, voice: str | None = None) -> None:
+        """Store (None: remove) the global lexicon or one voice's; applied to every later request."""
+        if voice is not None:
+            self.registry.check_at(voice, now=self.clock())
+        self.lexicons.store(lexicon, voice)
+        self.ledger.append("lexicon", {"voice": voice, "lexicon_sha256": None if lexicon is None else lexicon.sha256,
+                                       "entries": 0 if lexicon is None else len(lexicon)}, now=self.clock())
+
+    def rotate_keys(self) -> str:
+        """Sign with a new key from now on; older records, entries and watermarks keep verifying."""
+        kid = self._records.rotate_keys(self.clock())
+        self._current_seen = self._current_stamp()
+        self._adopt_keys()
+        return kid
+
+    def _keyed_watermark(self) -> KeyedWatermark:
+        return KeyedWatermark([WatermarkKey(s) for s in self.keys.watermark_secrets()])
+
+    def _current_stamp(self) -> tuple[int, int]:
+        stat = (self.home / "keys" / "current").stat()
+        return stat.st_ino, stat.st_mtime_ns
+
+    def _follow_rotation(self) -> None:
+        """One stat per request: when another process rotated the keys (the file naming the
+        current key was replaced), sign and mark with the new key, and find its marks."""
+        stamp = self._current_stamp()
+        if stamp == self._current_seen:
+            return
+        with self._rotation_lock:
+            if stamp != self._current_seen:
+                self._records.follow_rotation()
+                self._adopt_keys()
+                self._current_seen = stamp
+
+    def _adopt_keys(self) -> None:
+        if self._own_watermark:
+            self.watermarker = self._keyed_watermark()
+            self.gate = ReleaseGate(self.watermarker)

@@ -1,0 +1,98 @@
+"""The one way audio leaves voicekit: reserve a mark -> watermark -> encode -> gate -> ledger ->
+result. Speech, every stream chunk and every audiobook chapter call `release`, and so will
+singing and songs; nothing else in the project encodes audio for a caller.
+
+Retry policy (one, for every caller): with a fresh mark per attempt, a refusal by the gate is
+tried again with a new mark, MARK_ATTEMPTS in all (a clip with very little sound, a word or two,
+fails to carry one payload about 1 time in 60 while another decodes). A release under a fixed
+mark (a stream's chunks after the first) is tried once: the same mark embeds the same way, so the
+caller carries a refused piece into the next one instead (voicekit.studio.stream).
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from consent.ledger import Ledger
+from detection.errors import GateRefused
+from detection.gate import GateVerdict, ReleaseGate
+from detection.watermark import Watermarker
+from voicekit import audio, loudness
+from voicekit.studio.options import PCM
+
+MARK_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Safeguards:
+    """The parts a release goes through, as they are for this request (a key rotation by another
+    process gives the next request new ones)."""
+
+    watermarker: Watermarker
+    gate: ReleaseGate
+    ledger: Ledger
+    key_id: str
+    clock: Callable[[], float]
+
+
+@dataclass(frozen=True)
+class Released:
+    """encoded: the bytes that leave (for pcm, the gated WAV's samples alone); audio: what the gate
+    decoded from them (float32 mono at sample_rate); entry: the signed ledger entry, if recorded."""
+
+    mark_id: int
+    encoded: bytes
+    audio: np.ndarray
+    sample_rate: int
+    gate: GateVerdict
+    entry: dict[str, Any] | None
+
+
+def release(guards: Safeguards, samples: np.ndarray, sample_rate: int, fmt: str,
+            describe: Callable[[int], dict[str, Any]] | None, mark_id: int | None = None,
+            ceiling_dbtp: float | None = None, timings: dict[str, float] | None = None) -> Released:
+    """Mark, encode as `fmt` (or pcm), gate and record float32 mono `samples` at `sample_rate`.
+
+    describe: the ledger body for a mark id (what was asked, by whom, with which record); the
+    release adds the audio's SHA-256, format, duration and gate verdict and appends an "output"
+    entry. None: nothing is recorded here (a stream's later chunks; its closing entry covers them).
+    mark_id: a mark already reserved (a stream's); None reserves a fresh one per attempt.
+    ceiling_dbtp: the true-peak ceiling the marked audio is held to (the mark's residual adds
+    peaks of its own; the limiter touches only the milliseconds around them).
+    Raises GateRefused after the last attempt, LedgerBroken if the ledger cannot record."""
+    timings = {} if timings is None else timings
+    attempts = MARK_ATTEMPTS if mark_id is None else 1
+    for attempt in range(attempts):
+        t = time.perf_counter()
+        mark = mark_id if mark_id is not None else guards.ledger.reserve_mark(guards.clock())
+        marked = guards.watermarker.embed(samples, sample_rate, mark)
+        if ceiling_dbtp is not None:
+            marked = loudness.within_ceiling(marked, sample_rate, ceiling_dbtp)
+        encoded = audio.encode(marked, sample_rate, "wav" if fmt == PCM else fmt)
+        timings["watermark"] = timings.get("watermark", 0.0) + time.perf_counter() - t
+        t = time.perf_counter()
+        try:
+            verdict, checked, checked_rate = guards.gate.checked(encoded, mark)
+            break
+        except GateRefused:
+            if attempt + 1 == attempts:
+                raise
+        finally:
+            timings["gate"] = timings.get("gate", 0.0) + time.perf_counter() - t
+    t = time.perf_counter()
+    if fmt == PCM:
+        encoded = audio.wav_samples(encoded)
+    entry = None
+    if describe is not None:
+        entry = guards.ledger.append("output", describe(mark) | {
+            "audio_sha256": hashlib.sha256(encoded).hexdigest(),
+            "format": fmt,
+            "duration_s": round(len(marked) / sample_rate, 3),
+            "gate": verdict.as_dict(),
+        }, now=guards.clock()).as_dict()
+    timings["signing"] = time.perf_counter() - t
+    return Released(mark, encoded, checked, checked_rate, verdict, entry)
