@@ -239,9 +239,12 @@ class Narrations:
             raise JobCancelled(f"the audiobook job {job_id} was cancelled before it started")
         try:
             todo = [c.index for c in job.chapters if not c.done]
-            with ThreadPoolExecutor(max(1, workers)) as pool:
+            pool = ThreadPoolExecutor(max(1, workers))
+            try:
                 for _ in pool.map(lambda i: self._render_chapter(studio, job, i, caller, on_progress), todo):
                     pass
+            finally:  # a failure or an interrupt starts no further chapter
+                pool.shutdown(wait=True, cancel_futures=True)
             self._check_not_cancelled(job_id)
             return self._assemble(studio, self.job(job_id), on_progress)
         except JobCancelled:

@@ -35,3 +35,16 @@ def test_same_voice_is_similar_and_other_voices_are_not(human, heart_samples):
     assert first.shape == (256,) and abs(np.linalg.norm(first) - 1) < 1e-3
     assert similarity(first, second) > 0.85
     assert similarity(first, heart) < 0.75
+
+
+def test_no_library_warning_reaches_the_terminal():
+    """webrtcvad imports the deprecated pkg_resources and resemblyzer a deprecated scipy namespace;
+    `voicekit enroll` used to print the first on every run."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np\nfrom consent.voiceprint import SpeakerEncoder, voiced_frames\n"
+            "x = np.random.default_rng(0).standard_normal(32000).astype(np.float32) * 0.1\n"
+            "voiced_frames(x); SpeakerEncoder().embed(x)\n")
+    ran = subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0 and ran.stderr == "", ran.stderr

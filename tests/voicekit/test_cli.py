@@ -262,6 +262,35 @@ def test_audiobook_narrates_a_book_to_an_m4b(home, tmp_path):
     assert missing.returncode == 2 and "none.epub" in one_line_error(missing)
 
 
+def test_an_interrupted_audiobook_is_finished_by_resume_without_redoing_chapters(home, tmp_path):
+    from voicekit import Studio
+    from voicekit.audiobook import Narrations
+    from voicekit.books import Chapter
+
+    studio = Studio(home=home)
+    narrations = Narrations(home / "audiobooks")
+    job = narrations.submit([Chapter("One", "The ferry left at dawn."), Chapter("Two", "Gulls followed it."),
+                             Chapter("Three", "The town was quiet.")], "joe", "cli", studio.clock())
+
+    def stop_after_the_first_chapter(state) -> None:
+        raise KeyboardInterrupt  # as a killed run: the job stays "running", its first chapter kept
+
+    with pytest.raises(KeyboardInterrupt):
+        narrations.narrate(studio, job.job_id, on_progress=stop_after_the_first_chapter)
+    stopped = narrations.job(job.job_id)
+    finished = {c.index: c.mark_id for c in stopped.chapters if c.done}
+    assert stopped.status == "running" and 0 < len(finished) < 3  # (the one in flight may finish)
+
+    out = tmp_path / "resumed.m4b"
+    run = voicekit(home, "audiobook", "--resume", job.job_id, "-o", str(out), "--json")
+    assert run.returncode == 0, run.stderr
+    done = narrations.job(job.job_id)
+    assert done.status == "done" and json.loads(run.stdout)["chapters"] == 3
+    assert all(done.chapters[i].mark_id == mark for i, mark in finished.items())  # not rendered again
+    again = voicekit(home, "audiobook", "--resume", job.job_id, "-o", str(out))
+    assert again.returncode == 2 and "is done" in one_line_error(again)
+
+
 def test_api_keys_are_created_listed_and_revoked(home):
     made = json.loads(voicekit(home, "api-keys", "create", "--owner", "ops", "--scopes", "audit", "--json").stdout)
     revoked = voicekit(home, "api-keys", "revoke", made["key_id"], "--json")

@@ -100,12 +100,14 @@ class Studio:
                             "there is nothing to speak or to mark")
         words, marks = placed(pieces, rate)
         timings["synthesis"], t = time.perf_counter() - t, time.perf_counter()
-        samples = loudness.normalized(samples, rate, request.loudness, request.style.energy_db)
+        def leveled(x: np.ndarray) -> np.ndarray:
+            return loudness.normalized(x, rate, request.loudness, request.style.energy_db)
+
+        samples = leveled(samples)  # the mark is embedded at the level it will be heard at
         timings["loudness"] = time.perf_counter() - t
         guards = self.safeguards(request)  # checked again as it leaves: a long render outlives no revocation
-        out = release(guards, samples, rate, options.format, ceiling_dbtp=request.loudness.ceiling_dbtp,
-                      timings=timings, describe=lambda mark: request.provenance(mark, guards.watermarker.name,
-                                                                                guards.key_id))
+        out = release(guards, samples, rate, options.format, leveled=leveled, timings=timings,
+                      describe=lambda mark: request.provenance(mark, guards.watermarker.name, guards.key_id))
         return SpeechResult(out.audio, out.sample_rate, options.format, out.encoded, out.mark_id, out.entry or {},
                             timings, marks, words)
 

@@ -21,7 +21,7 @@ from consent.ledger import Ledger
 from detection.errors import GateRefused
 from detection.gate import GateVerdict, ReleaseGate
 from detection.watermark import Watermarker
-from voicekit import audio, loudness
+from voicekit import audio
 from voicekit.studio.options import PCM
 
 MARK_ATTEMPTS = 3
@@ -54,15 +54,17 @@ class Released:
 
 def release(guards: Safeguards, samples: np.ndarray, sample_rate: int, fmt: str,
             describe: Callable[[int], dict[str, Any]] | None, mark_id: int | None = None,
-            ceiling_dbtp: float | None = None, timings: dict[str, float] | None = None) -> Released:
+            leveled: Callable[[np.ndarray], np.ndarray] | None = None,
+            timings: dict[str, float] | None = None) -> Released:
     """Mark, encode as `fmt` (or pcm), gate and record float32 mono `samples` at `sample_rate`.
 
     describe: the ledger body for a mark id (what was asked, by whom, with which record); the
     release adds the audio's SHA-256, format, duration and gate verdict and appends an "output"
     entry. None: nothing is recorded here (a stream's later chunks; its closing entry covers them).
     mark_id: a mark already reserved (a stream's); None reserves a fresh one per attempt.
-    ceiling_dbtp: the true-peak ceiling the marked audio is held to (the mark's residual adds
-    peaks of its own; the limiter touches only the milliseconds around them).
+    leveled: the loudness stage's last word on the marked audio (the mark's residual adds level
+    and peaks of its own, most on short clips): a gain and a peak limiter, neither of which the
+    mark minds (it lives in the spectrum's shape, whatever the level)
     Raises GateRefused after the last attempt, LedgerBroken if the ledger cannot record."""
     timings = {} if timings is None else timings
     attempts = MARK_ATTEMPTS if mark_id is None else 1
@@ -70,8 +72,8 @@ def release(guards: Safeguards, samples: np.ndarray, sample_rate: int, fmt: str,
         t = time.perf_counter()
         mark = mark_id if mark_id is not None else guards.ledger.reserve_mark(guards.clock())
         marked = guards.watermarker.embed(samples, sample_rate, mark)
-        if ceiling_dbtp is not None:
-            marked = loudness.within_ceiling(marked, sample_rate, ceiling_dbtp)
+        if leveled is not None:
+            marked = leveled(marked)
         encoded = audio.encode(marked, sample_rate, "wav" if fmt == PCM else fmt)
         timings["watermark"] = timings.get("watermark", 0.0) + time.perf_counter() - t
         t = time.perf_counter()

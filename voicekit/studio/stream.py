@@ -52,7 +52,8 @@ class SpeechStream:
                 first = self.mark_id is None
                 try:
                     out = release(guards, level, rate, self.format, mark_id=self.mark_id,
-                                  ceiling_dbtp=request.loudness.ceiling_dbtp, describe=(
+                                  leveled=lambda x: loudness.within_ceiling(x, rate, request.loudness.ceiling_dbtp),
+                                  describe=(
                         lambda mark: request.provenance(mark, guards.watermarker.name, guards.key_id)
                         | {"stream": True}) if first else None)
                 except GateRefused:
