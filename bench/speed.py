@@ -25,7 +25,7 @@ TEXT = (
     "In forty years, not one vessel was lost on the rocks below his tower. "
     "When he retired, the town gathered on the quay to thank him, and he smiled without a word."
 )
-STAGES = ("consent", "synthesis", "watermark", "gate", "signing")
+STAGES = ("consent", "synthesis", "loudness", "watermark", "gate", "signing")
 
 
 def measure(studio, voice: str, repeats: int) -> dict:
@@ -55,6 +55,7 @@ def measure(studio, voice: str, repeats: int) -> dict:
         "audio_s_per_run": round(guarded_audio / repeats, 2),
         "bare_engine_x_realtime": round(bare_audio / bare_time, 1),
         "guarded_path_x_realtime": round(guarded_audio / guarded_time, 1),
+        "guarded_share_of_bare": round((guarded_audio / guarded_time) / (bare_audio / bare_time), 3),
         "share": {stage: round(stages[stage] / total, 3) for stage in STAGES},
     }
 

@@ -114,11 +114,13 @@ class Studio:
     def stream(self, text: str, voice: str = "heart", options: SpeechOptions | None = None,
                caller: Caller | None = None, **fields: Any) -> SpeechStream:
         """Like speak, but the audio comes a sentence at a time, each chunk checked again and
-        released (marked with the stream's mark, gated) before it is handed out, in pcm (the
-        default) or aac. The request is checked (markup, consent) here, before anything renders;
+        released (marked with the stream's mark, gated) before it is handed out, as pcm (also
+        for format "wav", the default: a WAV's samples, chunk by chunk) or aac. The request is checked (markup, consent) here, before anything renders;
         the ledger gets the output entry when the first chunk leaves and a closing entry (all
         released audio's SHA-256, whether the stream was read to the end) when it ends or is closed."""
-        options = SpeechOptions.of(options or SpeechOptions(format=PCM), **fields)
+        options = SpeechOptions.of(options, **fields)
+        if options.format == "wav":  # a WAV stream is its samples, chunk by chunk, after one header
+            options = SpeechOptions.of(options, format=PCM)
         options.check(streaming=True)
         return SpeechStream(self, self._request(text, voice, options, caller))
 

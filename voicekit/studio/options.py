@@ -24,7 +24,7 @@ STREAM_FORMATS = (PCM, "aac")
 @dataclass(frozen=True)
 class SpeechOptions:
     """sample_rate: Hz of the output (8000..48000). format: wav, flac, ogg, mp3, opus, aac, m4a,
-    or pcm (raw 16-bit samples, gated as WAV); a stream takes pcm or aac.
+    or pcm (raw 16-bit samples, gated as WAV); a stream takes pcm (wav: the same) or aac.
     ssml: the text is an SSML document; every voice it names is consent-checked.
     rate: speed factor 0.5..2 (None: the voice's pace). pitch: semitones -12..12 (None: 0);
     both apply on top of any SSML prosody and style.
