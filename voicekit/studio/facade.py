@@ -103,7 +103,7 @@ class Studio:
         def leveled(x: np.ndarray) -> np.ndarray:
             return loudness.normalized(x, rate, request.loudness, request.style.energy_db)
 
-        samples = leveled(samples)  # the mark is embedded at the level it will be heard at
+        samples = loudness.headroom(samples)  # the level is set once the mark is in (release)
         timings["loudness"] = time.perf_counter() - t
         guards = self.safeguards(request)  # checked again as it leaves: a long render outlives no revocation
         out = release(guards, samples, rate, options.format, leveled=leveled, timings=timings,
