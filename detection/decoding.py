@@ -1,9 +1,11 @@
 """Read any audio we write (and most others) into float32 mono samples, or say clearly why not.
 
-soundfile (libsndfile) reads wav, flac, ogg (Vorbis, Opus), mp3 and more; what it cannot read
-(AAC in ADTS or in MP4/M4A/M4B, WebM) is decoded by FFmpeg through PyAV, limited to the demuxers in
-PYAV_DEMUXERS: these bytes may be an upload, and some of FFmpeg's demuxers (hls, concat) open
-other files or URLs that an input names.
+soundfile (libsndfile) reads wav, flac, ogg (Vorbis, Opus) and more; MP3 and what libsndfile cannot
+read (AAC in ADTS or in MP4/M4A/M4B, WebM) is decoded by FFmpeg through PyAV, limited to the
+demuxers in PYAV_DEMUXERS: these bytes may be an upload, and some of FFmpeg's demuxers (hls,
+concat) open other files or URLs that an input names. MP3 goes to FFmpeg first because libsndfile's
+mpg123 prints "part2_3_length too large" on stderr for frames LAME writes in loud passages (and
+decodes them to the same samples FFmpeg does, which prints nothing).
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from detection.errors import AudioTooLong, UnreadableAudio
 
 
 # FFmpeg demuxer names: ADTS AAC, MP4/M4A/M4B (FFmpeg's "mov"), Ogg, Matroska/WebM.
-PYAV_DEMUXERS = "aac,mov,ogg,matroska"
+PYAV_DEMUXERS = "aac,mov,ogg,matroska,mp3"
 MAX_DECODED_S = 900.0  # seconds of audio an uploaded file (detect, audit) may decode to
 _BLOCK = 65536  # frames soundfile reads at a time, so a lying header cannot make one huge read
 
@@ -36,6 +38,11 @@ def decode_bytes(data: bytes, max_seconds: float | None = None) -> tuple[np.ndar
     """
     if not data:
         raise UnreadableAudio("the file is empty (0 bytes)")
+    if _looks_like_mp3(data):
+        try:
+            return _decode_with_pyav(data, max_seconds)
+        except UnreadableAudio:
+            pass  # not MP3 after all: the general path says why
     try:
         return _decode_with_soundfile(data, max_seconds)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as soundfile_error:
@@ -44,6 +51,11 @@ def decode_bytes(data: bytes, max_seconds: float | None = None) -> tuple[np.ndar
         except UnreadableAudio as e:
             soundfile_says = getattr(soundfile_error, "error_string", None) or soundfile_error
             raise UnreadableAudio(f"not a readable audio file (soundfile: {soundfile_says}; FFmpeg: {e})") from e
+
+
+def _looks_like_mp3(data: bytes) -> bool:
+    """An ID3 tag, or an MPEG audio layer III frame header (sync, layer bits 01)."""
+    return data[:3] == b"ID3" or (len(data) > 1 and data[0] == 0xFF and data[1] & 0xE6 == 0xE2)
 
 
 def _decode_with_soundfile(data: bytes, max_seconds: float | None) -> tuple[np.ndarray, int]:

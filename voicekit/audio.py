@@ -20,9 +20,7 @@ FORMATS: dict[str, tuple[str, str, dict]] = {
     "flac": ("FLAC", "PCM_16", {}),
     "ogg": ("OGG", "VORBIS", {"compression_level": 0.2}),
     # Highest-quality MPEG Layer III (libsndfile's compression 0.0): lower bitrates smear the mark.
-    # Constant bit rate: LAME's VBR (libsndfile's default) writes, for some loud passages, frames
-    # that mpg123 reports as damaged ("part2_3_length too large") on stderr.
-    "mp3": ("MP3", "MPEG_LAYER_III", {"compression_level": 0.0, "bitrate_mode": "CONSTANT"}),
+    "mp3": ("MP3", "MPEG_LAYER_III", {"compression_level": 0.0}),
 }
 OUTPUT_FORMATS: tuple[str, ...] = (*FORMATS, *codecs.CODECS)
 MIN_RATE, MAX_RATE = 8000, 48000

@@ -25,6 +25,7 @@ MIN_MEASURED_S = 0.4  # BS.1770's gating block; shorter audio is measured by its
 MAX_GAIN_DB = 30.0  # near-silence is not pumped up into noise
 LIMITER_PASSES = 2
 RELEVEL_BELOW_S = 10.0
+RELEVEL_PASSES = 4
 HEADROOM_PEAK = 0.5  # samples are scaled below this before the mark is added, so it cannot clip
 _NEAR_DB = 4.0  # samples this close to the level in question are interpolated
 _PHASES = (firwin(48, 0.25, window=("kaiser", 5.0)) * 4).reshape(12, 4).T  # [phase, tap]: h[4j + k]
@@ -126,11 +127,13 @@ def normalized(samples: np.ndarray, sample_rate: int, target: LoudnessTarget, of
     x = np.asarray(samples, np.float64)
     gain = gain_for(x, sample_rate, target, offset_db) if gain_db is None else gain_db
     leveled = within_ceiling(x * 10 ** (gain / 20), sample_rate, target.ceiling_dbtp)
-    if gain_db is None and len(x) < RELEVEL_BELOW_S * sample_rate:
+    for _ in range(RELEVEL_PASSES if gain_db is None and len(x) < RELEVEL_BELOW_S * sample_rate else 0):
         # In a short clip a few limited peaks are a large part of the level (up to 1.5 LU for
-        # "Hello." at the acx ceiling): measured again and set once more, at little cost.
-        leveled = within_ceiling(leveled * 10 ** (gain_for(leveled, sample_rate, target, offset_db) / 20),
-                                 sample_rate, target.ceiling_dbtp)
+        # "Hello." at the acx ceiling): measured again and set again, at little cost.
+        again = gain_for(leveled, sample_rate, target, offset_db)
+        if abs(again) < 0.1:
+            break
+        leveled = within_ceiling(leveled * 10 ** (again / 20), sample_rate, target.ceiling_dbtp)
     return leveled
 
 

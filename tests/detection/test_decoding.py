@@ -23,3 +23,19 @@ def test_a_playlist_is_not_followed_to_the_files_it_names(tmp_path, monkeypatch)
     for playlist in ("ffconcat version 1.0\nfile 'secret.wav'\n", "#EXTM3U\n#EXTINF:1,\nsecret.wav\n#EXT-X-ENDLIST\n"):
         with pytest.raises(UnreadableAudio):
             decode_bytes(playlist.encode())
+
+
+def test_mp3_decodes_without_a_word_on_stderr(studio):
+    """libsndfile's mpg123 prints "part2_3_length too large" for frames LAME writes in loud
+    passages; MP3 is decoded by FFmpeg, which gives the same samples and prints nothing."""
+    import subprocess
+    import sys
+
+    code = ("import tempfile\nfrom voicekit import Studio\n"
+            "s = Studio(home=tempfile.mkdtemp())\n"
+            "for text in ('The harbour lights came on one by one as the evening ferry pulled away. What? No way!',"
+            " 'Hello there, Margaret.'):\n"
+            "    for voice in ('heart', 'joe'):\n"
+            "        s.speak(text, voice, format='mp3', loudness='acx')\n")
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0 and ran.stderr == "", ran.stderr
