@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from consent.challenges import Challenge
+from consent.details import CloneDetails, FittedVoice
 from consent.profiles import PROFILE_PREFIX, VoiceProfile
 from consent.statement import StatementChecker
 from consent.voiceprint import (
@@ -146,7 +147,7 @@ class Enroller:
     def profile(self, challenge: Challenge, consent: Recording, references: list[Recording],
                 assessment: Assessment, embedding: np.ndarray, scopes: tuple[str, ...],
                 expires_at: float | None, now: float, references_sealed: bool,
-                voice: dict[str, Any] | None = None) -> VoiceProfile:
+                voice: FittedVoice | None = None) -> VoiceProfile:
         """The record to sign, for an assessment without failures. voice: how the profile is
         rendered (the base voice and its fitted conversion), fitted above this package."""
         if assessment.failures:
@@ -160,11 +161,11 @@ class Enroller:
             scopes=scopes,
             created_at=now,
             expires_at=expires_at,
-            details={
-                "embedding": [round(float(x), 6) for x in embedding],
-                "embedding_model": f"resemblyzer {version('resemblyzer')} (GE2E, 256-d, 16 kHz)",
-                "audio_sha256": {"consent": consent.sha256, "references": [r.sha256 for r in references]},
-                "consent": {
+            details=CloneDetails(
+                embedding=tuple(round(float(x), 6) for x in embedding),
+                embedding_model=f"resemblyzer {version('resemblyzer')} (GE2E, 256-d, 16 kHz)",
+                audio_sha256={"consent": consent.sha256, "references": [r.sha256 for r in references]},
+                consent={
                     "challenge_id": challenge.challenge_id,
                     "phrase": challenge.phrase,
                     "issued_at": challenge.issued_at,
@@ -172,9 +173,9 @@ class Enroller:
                     "policy": asdict(self.policy),
                     **assessment.measured,
                 },
-                "references_sealed": references_sealed,
-                "voice": voice,
-            },
+                references_sealed=references_sealed,
+                voice=voice,
+            ).as_dict(),
         )
 
 

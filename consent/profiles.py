@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from consent.canonical import canonical_bytes
 from consent.keys import RegistryKeys, Signature
+
+if TYPE_CHECKING:
+    from consent.details import Details
 
 RECORD_VERSION = 1
 PROFILE_PREFIX = "profile:"  # the voice ids of enrolled people, private to their owners
@@ -44,6 +47,13 @@ class VoiceProfile:
 
     def sign(self, keys: RegistryKeys) -> Signature:
         return keys.sign(self.canonical())
+
+    @property
+    def typed_details(self) -> "Details":
+        """`details` as the typed value for this record's kind (consent.details)."""
+        from consent.details import typed
+
+        return typed(self.kind, self.details)
 
 
 @dataclass(frozen=True)

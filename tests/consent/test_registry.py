@@ -185,3 +185,17 @@ def test_a_rotation_by_another_process_is_seen_by_an_open_home(home):
     assert server.registry.check_at("profile:new", now=52.0).voice_id == "profile:new"
     server.ledger.append("output", {"mark_id": 1, "voice": "heart"}, now=53.0)
     assert new in server.keys.trusted() and server.ledger.verify().ok
+
+
+def test_details_are_read_as_typed_values_and_malformed_ones_refused(registry):
+    from dataclasses import replace
+
+    from consent.details import HouseDetails, ModelDetails
+    from consent.errors import ProfileTampered
+
+    heart = replace(registry.check_at("heart", now=10.0), details=HouseDetails("any text").as_dict())
+    assert heart.typed_details == HouseDetails("any text")
+    model = replace(heart, kind="model", details=ModelDetails("/models/vits", "ab" * 32, None, "en").as_dict())
+    assert model.typed_details == ModelDetails("/models/vits", "ab" * 32, None, "en")
+    with pytest.raises(ProfileTampered, match="malformed"):
+        _ = replace(heart, kind="clone").typed_details

@@ -66,7 +66,7 @@ def test_a_cloned_voice_sounds_more_like_the_person_and_less_like_the_base(studi
 
 def test_a_profile_without_a_fitted_voice_cannot_speak():
     with pytest.raises(EngineUnavailable, match="no fitted voice"):
-        ClonedVoice.from_profile_details({}, lambda name: None)
+        ClonedVoice.from_fitted(None, lambda name: None)
 
 
 def test_other_engines_convert_through_world(studio):

@@ -124,9 +124,9 @@ def _voices(args: argparse.Namespace) -> int:
 
 def _add_voice(args: argparse.Namespace) -> int:
     profile = studio(args).add_model_voice(args.name, args.coqui, args.licence, args.speaker, args.language)
-    model = profile.details["coqui"]
-    out = {"voice": profile.voice_id, "folder": model["folder"], "sha256": model["sha256"], "licence": profile.licence}
-    show(out, args.json, f"registered voice {profile.voice_id} ({model['folder']})")
+    model = profile.typed_details
+    out = {"voice": profile.voice_id, "folder": model.folder, "sha256": model.sha256, "licence": profile.licence}
+    show(out, args.json, f"registered voice {profile.voice_id} ({model.folder})")
     return EXIT_OK
 
 

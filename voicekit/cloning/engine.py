@@ -12,6 +12,7 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
+from consent.details import FittedVoice
 from voicekit.cloning.conversion import VOICED_HZ, VoiceConversion, convert_vocoder_frames, convert_world
 from voicekit.engines.base import Capabilities, Engine
 from voicekit.errors import EngineUnavailable
@@ -136,12 +137,11 @@ class ClonedVoice:
         self.conversion = conversion
 
     @classmethod
-    def from_profile_details(cls, details: dict[str, Any], engine: Callable[[str], Engine]) -> "ClonedVoice":
-        """details: a verified clone profile's details; engine: base engine name -> engine."""
-        voice = details.get("voice")
-        if not voice or voice.get("base") not in CONVERTIBLE_BASES:
+    def from_fitted(cls, voice: FittedVoice | None, engine: Callable[[str], Engine]) -> "ClonedVoice":
+        """voice: a verified clone profile's fitted voice; engine: base engine name -> engine."""
+        if voice is None or voice.base not in CONVERTIBLE_BASES:
             raise EngineUnavailable("this profile has no fitted voice; enroll the speaker again to fit one")
-        return cls(renderer_for(engine(voice["base"])), VoiceConversion.from_dict(voice["conversion"]))
+        return cls(renderer_for(engine(voice.base)), VoiceConversion.from_dict(voice.conversion))
 
     @property
     def sample_rate(self) -> int:

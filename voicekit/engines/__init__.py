@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 
+from consent.details import HouseDetails, ModelDetails
 from consent.profiles import VoiceProfile
 from voicekit.engines.base import Engine
 from voicekit.engines.coqui import CoquiEngine, CoquiModelFiles
@@ -12,6 +13,7 @@ from voicekit.errors import EngineUnavailable
 
 ENGINES = {"heart": HeartEngine, "joe": JoeEngine}
 HOUSE_SCOPES = ("tts",)
+HOUSE_LICENCE = "voicekit house voice: synthesis of any text permitted"
 
 
 def create(name: str, threads: int = 1) -> Engine:
@@ -27,12 +29,12 @@ def house_profiles(now: float | None = None) -> list[VoiceProfile]:
         VoiceProfile(
             voice_id="heart", kind="house", engine="heart", display_name="Heart (US English, female)",
             licence=HeartEngine.licence, scopes=HOUSE_SCOPES, created_at=now,
-            details={"house_licence": "voicekit house voice: synthesis of any text permitted"},
+            details=HouseDetails(HOUSE_LICENCE).as_dict(),
         ),
         VoiceProfile(
             voice_id="joe", kind="house", engine="joe", display_name="Joe (US English, male)",
             licence=JoeEngine.licence, scopes=HOUSE_SCOPES, created_at=now,
-            details={"house_licence": "voicekit house voice: synthesis of any text permitted"},
+            details=HouseDetails(HOUSE_LICENCE).as_dict(),
         ),
     ]
 
@@ -44,13 +46,13 @@ def model_voice_profile(name: str, files: CoquiModelFiles, licence: str, speaker
     return VoiceProfile(
         voice_id=name, kind="model", engine="coqui", display_name=f"{name} (coqui-tts model)", licence=licence,
         scopes=HOUSE_SCOPES, created_at=now,
-        details={"coqui": {"folder": str(files.folder), "sha256": files.sha256, "speaker": speaker,
-                           "language": language}},
+        details=ModelDetails(str(files.folder), files.sha256, speaker, language).as_dict(),
     )
 
 
 def open_model_voice(profile: VoiceProfile, device: str = "cpu", threads: int = 1) -> CoquiEngine:
     """The engine of a verified model-voice record; refuses model files that changed since it was signed."""
-    model = profile.details["coqui"]
-    return CoquiEngine.open(model["folder"], expected_sha256=model["sha256"], licence=profile.licence,
-                            speaker=model["speaker"], language=model["language"], device=device, threads=threads)
+    model = profile.typed_details
+    assert isinstance(model, ModelDetails)
+    return CoquiEngine.open(model.folder, expected_sha256=model.sha256, licence=profile.licence,
+                            speaker=model.speaker, language=model.language, device=device, threads=threads)

@@ -4,10 +4,9 @@ is fitted on the person's references."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
 import numpy as np
 
+from consent.details import FittedVoice
 from consent.enrollment import SCOPES, Enroller, Recording
 from consent.keys import RegistryKeys
 from consent.ledger import Ledger
@@ -49,7 +48,7 @@ def watermark_p(recording: Recording, watermarker: Watermarker, ledger: Ledger, 
     return inspect_audio(recording.samples, VOICEPRINT_RATE, watermarker, ledger, keys, recent).p_value
 
 
-def fitted_voice(voices: Voices, enroller: Enroller, references: list[Recording]) -> dict[str, Any]:
+def fitted_voice(voices: Voices, enroller: Enroller, references: list[Recording]) -> FittedVoice:
     """Pick the base voice nearest the person, then fit the conversion that moves it towards them
     (checked on held-out references)."""
     speech = np.concatenate([r.voiced for r in references])
@@ -60,5 +59,5 @@ def fitted_voice(voices: Voices, enroller: Enroller, references: list[Recording]
     base = choose_base(nearness, renderers)
     conversion, report = fit_conversion(renderers[base], fitting, held_out, enroller.encoder.embed,
                                         enroller.statements.transcribe)
-    return {"base": base, "base_similarity": {k: round(v, 3) for k, v in nearness.items()},
-            "conversion": conversion.as_dict(), "fit": report.as_dict()}
+    return FittedVoice(base=base, conversion=conversion.as_dict(), fit=report.as_dict(),
+                       base_similarity={k: round(v, 3) for k, v in nearness.items()})

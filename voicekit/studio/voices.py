@@ -49,7 +49,7 @@ class Voices:
         if profile.kind == "model":
             return self._model(profile)
         if profile.kind == "clone":
-            return ClonedVoice.from_profile_details(profile.details, self.engine)
+            return ClonedVoice.from_fitted(profile.typed_details.voice, self.engine)
         return self.engine(profile.engine)
 
     def coqui_clone(self, profile: VoiceProfile, model: VoiceProfile,
