@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pyloudnorm
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
-from scipy.signal import firwin
+from scipy.signal import firwin, sosfilt, tf2sos
 
 from voicekit.errors import BadInput
 
 MIN_MEASURED_S = 0.4  # BS.1770's gating block; shorter audio is measured by its RMS level
+_ABSOLUTE_GATE = -70.0  # LUFS
 MAX_GAIN_DB = 30.0  # near-silence is not pumped up into noise
 LIMITER_PASSES = 2
 RELEVEL_BELOW_S = 10.0
@@ -67,12 +69,38 @@ def preset(name: str | None) -> LoudnessTarget:
 
 
 def loudness_lufs(samples: np.ndarray, sample_rate: int) -> float:
-    """Integrated loudness of float32 mono samples; -inf for silence."""
+    """Integrated loudness (ITU-R BS.1770-4) of float32 mono samples; -inf for silence.
+
+    pyloudnorm's K-weighting filters (its IIRfilter, the standard's shelf and high-pass), with
+    the gating computed on cumulative sums: pyloudnorm's own meter walks its 400 ms blocks in
+    Python, which was most of the loudness stage's cost. Same values (within 0.05 LU on speech of
+    a few seconds, tests/voicekit/test_release.py), about 3x faster, with one difference: only
+    whole blocks count, as the standard has it, where pyloudnorm also counts a last partial block
+    as if the rest of it were silence (0.6 LU lower on a one-second clip)."""
     x = np.asarray(samples, np.float64)
-    if len(x) < MIN_MEASURED_S * sample_rate:
+    block, step = round(0.4 * sample_rate), round(0.1 * sample_rate)
+    if len(x) < block:
         power = float(np.mean(x**2)) if len(x) else 0.0
         return -math.inf if power <= 0 else 10 * math.log10(power) - 0.691
-    return float(pyloudnorm.Meter(sample_rate).integrated_loudness(x))
+    weighted = sosfilt(_k_weighting(sample_rate), x)
+    energy = np.concatenate([[0.0], np.cumsum(weighted**2)])
+    starts = np.arange(0, len(x) - block + 1, step)
+    blocks = (energy[starts + block] - energy[starts]) / block
+    with np.errstate(divide="ignore"):
+        levels = -0.691 + 10 * np.log10(blocks)
+    audible = blocks[levels >= _ABSOLUTE_GATE]
+    if not len(audible):
+        return -math.inf
+    relative = -0.691 + 10 * math.log10(float(np.mean(audible))) - 10
+    gated = blocks[(levels > relative) & (levels >= _ABSOLUTE_GATE)]
+    return -0.691 + 10 * math.log10(float(np.mean(gated)))
+
+
+@lru_cache(maxsize=16)
+def _k_weighting(sample_rate: int) -> np.ndarray:
+    shelf = pyloudnorm.IIRfilter(4.0, 1 / np.sqrt(2), 1500.0, sample_rate, "high_shelf")
+    high_pass = pyloudnorm.IIRfilter(0.0, 0.5, 38.0, sample_rate, "high_pass")
+    return np.vstack([tf2sos(shelf.b, shelf.a), tf2sos(high_pass.b, high_pass.a)])
 
 
 def true_peak_dbtp(samples: np.ndarray) -> float:
@@ -154,10 +182,20 @@ def _limited(x: np.ndarray, sample_rate: int, ceiling_db: float) -> np.ndarray:
 
     The gain each sample needs is held for LOOKAHEAD_S around it (a minimum filter) and then
     smoothed by a moving average half as wide, so the gain glides down before a peak and back
-    after it, and never exceeds what any sample in reach needs."""
+    after it, and never exceeds what any sample in reach needs. Only the stretches around
+    samples over the ceiling are computed (speech has a few dozen such stretches a minute)."""
     ceiling = 10 ** (ceiling_db / 20)
     envelope = _envelope(x, ceiling * 10 ** (-_NEAR_DB / 20))
-    needed = np.minimum(1.0, ceiling / np.maximum(envelope, 1e-12))
+    over = np.flatnonzero(envelope > ceiling)
+    if not len(over):
+        return x
     reach = max(1, round(LOOKAHEAD_S * sample_rate))
-    gain = uniform_filter1d(minimum_filter1d(needed, 2 * reach + 1), reach + 1)
-    return x * gain
+    margin = 2 * reach + 2
+    breaks = np.flatnonzero(np.diff(over) > 2 * margin)
+    out = x.copy()
+    for first, last in zip(np.r_[over[0], over[breaks + 1]], np.r_[over[breaks], over[-1]]):
+        lo, hi = max(0, first - margin), min(len(x), last + margin + 1)
+        needed = np.minimum(1.0, ceiling / np.maximum(envelope[lo:hi], 1e-12))
+        out[lo:hi] *= uniform_filter1d(minimum_filter1d(needed, 2 * reach + 1, mode="nearest"), reach + 1,
+                                       mode="nearest")
+    return out

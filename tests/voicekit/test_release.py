@@ -34,6 +34,19 @@ def test_every_output_is_at_its_loudness_target_and_below_full_scale(studio, voi
         assert result.provenance["body"]["loudness"]["preset"] == preset
 
 
+@pytest.mark.parametrize("voice", ["heart", "joe"])
+@pytest.mark.parametrize("rate", [16000, 24000, 44100])
+def test_loudness_is_measured_as_pyloudnorm_measures_it(studio, voice, rate):
+    import pyloudnorm
+
+    from voicekit import audio
+
+    engine = studio.engine(voice)
+    speech = audio.resample(engine.synthesize(" ".join(TEXTS[1:])), engine.sample_rate, rate).astype(np.float64)
+    reference = pyloudnorm.Meter(rate).integrated_loudness(speech)
+    assert loudness.loudness_lufs(speech, rate) == pytest.approx(reference, abs=0.05)
+
+
 def test_acx_chapters_meet_the_platform_levels(studio):
     result = studio.speak(" ".join(TEXTS), "joe", SpeechOptions(loudness="acx", format="mp3"))
     rms_db = 20 * np.log10(np.sqrt(np.mean(result.audio**2)))
