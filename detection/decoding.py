@@ -95,7 +95,11 @@ def _decode_with_pyav(data: bytes, max_seconds: float | None = None) -> tuple[np
                 _too_long(container.duration / av.time_base, max_seconds)
             for frame in container.decode(container.streams.audio[0]):
                 rate = rate or frame.sample_rate
-                chunks.extend(f.to_ndarray().mean(axis=0) for f in to_float.resample(frame))
+                if frame.format.name == "fltp":  # most decoders' own format: no conversion needed
+                    planes = frame.to_ndarray()
+                    chunks.append(planes[0] if len(planes) == 1 else planes.mean(axis=0))
+                else:
+                    chunks.extend(f.to_ndarray().mean(axis=0) for f in to_float.resample(frame))
                 total += frame.samples
                 if max_seconds is not None and total > max_seconds * rate:
                     _too_long(total / rate, max_seconds)

@@ -1,5 +1,5 @@
 """Audio values and their files: float32 mono samples plus a rate; encoding by soundfile (wav, flac,
-ogg, mp3) or PyAV (opus, aac, m4a: voicekit.codecs); resampling by soxr."""
+ogg) or PyAV (mp3, opus, aac, m4a: voicekit.codecs); resampling by soxr."""
 from __future__ import annotations
 
 import io
@@ -19,8 +19,6 @@ FORMATS: dict[str, tuple[str, str, dict]] = {
     "wav": ("WAV", "PCM_16", {}),
     "flac": ("FLAC", "PCM_16", {}),
     "ogg": ("OGG", "VORBIS", {"compression_level": 0.2}),
-    # Highest-quality MPEG Layer III (libsndfile's compression 0.0): lower bitrates smear the mark.
-    "mp3": ("MP3", "MPEG_LAYER_III", {"compression_level": 0.0}),
 }
 OUTPUT_FORMATS: tuple[str, ...] = (*FORMATS, *codecs.CODECS)
 MIN_RATE, MAX_RATE = 8000, 48000

@@ -47,7 +47,8 @@ def test_opus_takes_only_its_own_rates_so_others_are_resampled_up(rate, file_rat
 
 
 def test_bit_rates_are_the_ones_the_gate_was_measured_at():
-    assert {fmt: codec.bit_rate for fmt, codec in CODECS.items()} == {"opus": 96_000, "aac": 128_000, "m4a": 128_000}
+    assert {fmt: codec.bit_rate for fmt, codec in CODECS.items()} == {"mp3": 128_000, "opus": 96_000, "aac": 128_000,
+                                                                     "m4a": 128_000}
 
 
 def test_codec_formats_are_named_by_extension_and_unknown_ones_refused(studio):
