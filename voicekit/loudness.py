@@ -22,7 +22,6 @@ from scipy.signal import firwin, sosfilt, tf2sos
 
 from voicekit.errors import BadInput
 
-MIN_MEASURED_S = 0.4  # BS.1770's gating block; shorter audio is measured by its RMS level
 _ABSOLUTE_GATE = -70.0  # LUFS
 MAX_GAIN_DB = 30.0  # near-silence is not pumped up into noise
 LIMITER_PASSES = 2

@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -158,6 +159,35 @@ def test_bad_requests_get_specific_problems(client, keys):
     # Found by the schemathesis run: a lone character outside the engines' reach, a superscript digit.
     problem(client.post("/v1/speech", headers=speak, json={"text": "\U00014cef"}), 400, "empty-text")
     assert client.post("/v1/speech", headers=speak, json={"text": "\u00b9A"}).status_code == 200
+
+
+@pytest.mark.parametrize("body, status, slug", [
+    ('{"text": "Hello \\ud800 there."}', 400, "bad-input"),  # a lone surrogate, valid as a JSON escape
+    ({"text": "I owe you " + "7" * 40 + " dollars."}, 200, None),  # read digit by digit
+    ({"text": "Call " + "9" * 1900}, 400, "bad-input"),
+    ({"ssml": '<speak><say-as interpret-as="cardinal">1.' + "5" * 400 + '</say-as></speak>'}, 400, "invalid-ssml"),
+    ({"ssml": '<speak><prosody volume="silent">Hi there.</prosody></speak>'}, 400, "empty-text"),
+    ({"ssml": '<speak><prosody volume="+1000dB">Hi.</prosody></speak>'}, 400, "invalid-ssml"),
+])
+def test_hostile_speech_requests_get_their_4xx(client, keys, body, status, slug):
+    if isinstance(body, str):
+        answer = client.post("/v1/speech", headers=bearer(keys["speak"]) | {"Content-Type": "application/json"},
+                             content=body.encode())
+    else:
+        answer = client.post("/v1/speech", headers=bearer(keys["speak"]), json=body)
+    if slug is None:
+        assert answer.status_code == status, answer.text
+    else:
+        problem(answer, status, slug)
+
+
+def test_an_upload_that_decodes_to_hours_is_refused_unread(client, keys):
+    buffer = io.BytesIO()
+    with sf.SoundFile(buffer, "w", 8000, 1, format="FLAC") as f:
+        for _ in range(120):  # two hours of silence in about 200 kB
+            f.write(np.zeros(8000 * 60, np.float32))
+    answer = client.post("/v1/detect", headers=bearer(keys["audit"]), files={"file": ("quiet.flac", buffer.getvalue())})
+    problem(answer, 413, "audio-too-long")
 
 
 def test_body_and_upload_limits(client, keys):

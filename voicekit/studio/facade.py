@@ -99,14 +99,10 @@ class Studio:
             raise EmptyText("the request renders only silence (prosody volume=\"silent\" throughout); "
                             "there is nothing to speak or to mark")
         words, marks = placed(pieces, rate)
-        timings["synthesis"], t = time.perf_counter() - t, time.perf_counter()
-        def leveled(x: np.ndarray) -> np.ndarray:
-            return loudness.normalized(x, rate, request.loudness, request.style.energy_db)
-
-        samples = loudness.headroom(samples)  # the level is set once the mark is in (release)
-        timings["loudness"] = time.perf_counter() - t
+        timings["synthesis"] = time.perf_counter() - t
         guards = self.safeguards(request)  # checked again as it leaves: a long render outlives no revocation
-        out = release(guards, samples, rate, options.format, leveled=leveled, timings=timings,
+        out = release(guards, loudness.headroom(samples), rate, options.format, timings=timings,
+                      leveled=lambda x: loudness.normalized(x, rate, request.loudness, request.style.energy_db),
                       describe=lambda mark: request.provenance(mark, guards.watermarker.name, guards.key_id))
         return SpeechResult(out.audio, out.sample_rate, options.format, out.encoded, out.mark_id, out.entry or {},
                             timings, marks, words)
@@ -114,10 +110,11 @@ class Studio:
     def stream(self, text: str, voice: str = "heart", options: SpeechOptions | None = None,
                caller: Caller | None = None, **fields: Any) -> SpeechStream:
         """Like speak, but the audio comes a sentence at a time, each chunk checked again and
-        released (marked with the stream's mark, gated) before it is handed out, as pcm (also
-        for format "wav", the default: a WAV's samples, chunk by chunk) or aac. The request is checked (markup, consent) here, before anything renders;
-        the ledger gets the output entry when the first chunk leaves and a closing entry (all
-        released audio's SHA-256, whether the stream was read to the end) when it ends or is closed."""
+        released (marked with the stream's mark, gated) before it is handed out, as pcm (also for
+        format "wav", the default: a WAV's samples, chunk by chunk) or aac. The request is checked
+        (markup, consent) here, before anything renders; the ledger gets the output entry when the
+        first chunk leaves and a closing entry (all released audio's SHA-256, whether the stream
+        was read to the end) when it ends or is closed."""
         options = SpeechOptions.of(options, **fields)
         if options.format == "wav":  # a WAV stream is its samples, chunk by chunk, after one header
             options = SpeechOptions.of(options, format=PCM)

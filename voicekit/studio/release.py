@@ -72,10 +72,14 @@ def release(guards: Safeguards, samples: np.ndarray, sample_rate: int, fmt: str,
         t = time.perf_counter()
         mark = mark_id if mark_id is not None else guards.ledger.reserve_mark(guards.clock())
         marked = guards.watermarker.embed(samples, sample_rate, mark)
+        timings["watermark"] = timings.get("watermark", 0.0) + time.perf_counter() - t
+        t = time.perf_counter()
         if leveled is not None:
             marked = leveled(marked)
+        timings["loudness"] = timings.get("loudness", 0.0) + time.perf_counter() - t
+        t = time.perf_counter()
         encoded = audio.encode(marked, sample_rate, "wav" if fmt == PCM else fmt)
-        timings["watermark"] = timings.get("watermark", 0.0) + time.perf_counter() - t
+        timings["encode"] = timings.get("encode", 0.0) + time.perf_counter() - t
         t = time.perf_counter()
         try:
             verdict, checked, checked_rate = guards.gate.checked(encoded, mark)

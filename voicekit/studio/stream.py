@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from detection.errors import GateRefused
 from voicekit import codecs, loudness
-from voicekit.studio.options import PCM
 from voicekit.studio.release import release
 from voicekit.studio.rendering import Segment, first_split, placed, segments
 from voicekit.studio.request import Request
