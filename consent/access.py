@@ -95,7 +95,8 @@ class AccessControl:
         _check_owner(owner)
         unknown = sorted(set(scopes) - set(API_SCOPES))
         if unknown or not scopes:
-            raise InvalidRecordRequest(f"scopes must be among {', '.join(API_SCOPES)}; got {', '.join(unknown) or 'none'}")
+            raise InvalidRecordRequest(
+                f"scopes must be among {', '.join(API_SCOPES)}; got {', '.join(unknown) or 'none'}")
         if rate_per_minute < 1:
             raise InvalidRecordRequest("rate_per_minute must be at least 1")
         key = ApiKey(secrets.token_hex(6), owner, tuple(s for s in API_SCOPES if s in scopes), rate_per_minute, now)
