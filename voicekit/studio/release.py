@@ -64,7 +64,7 @@ def release(guards: Safeguards, samples: np.ndarray, sample_rate: int, fmt: str,
     mark_id: a mark already reserved (a stream's); None reserves a fresh one per attempt.
     leveled: the loudness stage's last word on the marked audio (the mark's residual adds level
     and peaks of its own, most on short clips): a gain and a peak limiter, neither of which the
-    mark minds (it lives in the spectrum's shape, whatever the level)
+    mark minds (it lives in the spectrum's shape, whatever the level).
     Raises GateRefused after the last attempt, LedgerBroken if the ledger cannot record."""
     timings = {} if timings is None else timings
     attempts = MARK_ATTEMPTS if mark_id is None else 1
