@@ -6,7 +6,7 @@ English model inside the pocketsphinx wheel, never by decoding against the phras
 grammar of the phrase alone "hears" the phrase in "I do not consent"). The transcript is then
 compared with the phrase phoneme by phoneme (consent.phonemes), and any negation rejects: one in
 the transcript; one found by a pass that spots negating key phrases ("do not", "never",
-"withdraw"...; data/negations.kws); or a negated phrase ("I, Name, don't agree...") that fits the
+"withdraw"...; data/negations.kws); or a negated phrase ("... I don't agree ...") that fits the
 audio better than the phrase itself when both are force-aligned. The last two are there because free
 recognition sometimes hears "don't agree" as "would agree".
 """
@@ -25,7 +25,9 @@ from consent.phonemes import Lexicon, align, words_of
 
 RECOGNISER_RATE = 16000
 NONCE_WORDS = 3
-STATEMENT = "I, {name}, agree that voicekit may create a synthetic version of my voice."
+# The name stands in a sentence of its own, so its last sounds cannot run into "agree": read as
+# "I, Lauren Nguyen, agree", a final nasal made "...n agree" fit "don't agree" (issue 16).
+STATEMENT = "My name is {name}. I agree that voicekit may create a synthetic version of my voice."
 # "voicekit" is not in the dictionary; this is how it is said.
 SPOKEN_FORMS = {"voicekit": ("voice", "kit")}
 # A negation word heard in place of similar phrase sounds ("isn't that" for "a synthetic") is a
@@ -202,7 +204,8 @@ class StatementChecker:
         alignment = align([self.lexicon.phones(w) for w in expected], tuple(p for w in heard_phones for p in w))
         name_words = self._spoken(words_of(name))
         nonce_index = [len(expected) - len(nonce) + i for i in range(len(nonce))]
-        name_index = range(1, 1 + len(name_words))  # the name follows "I"
+        name_start = len(self._spoken(words_of(STATEMENT.split("{name}")[0])))
+        name_index = range(name_start, name_start + len(name_words))
         return StatementCheck(
             transcript=transcript,
             phrase_score=alignment.score,

@@ -1,4 +1,5 @@
 """The consent statement check: free recognition, phoneme-level comparison, nonce words, negations."""
+import numpy as np
 import pytest
 
 from consent.challenges import new_challenge
@@ -25,15 +26,16 @@ def test_the_exact_phrase_passes(checker):
 
 
 def test_sound_alike_recognition_errors_are_tolerated(checker):
-    transcript = "hi mary jones agreed that voice kid may create a synthetic for sinn of my boys my words are harbor pencils tigers"
+    transcript = ("my name is mary jones i agreed that voice kid may create a synthetic for sinn of my boys "
+                  "my words are harbor pencils tigers")
     assert checker.compare(transcript, NAME, NONCE).failures() == []
 
 
 @pytest.mark.parametrize("transcript, reason", [
-    ("i mary jones do not agree that voice kit may create a synthetic version of my voice my words are harbor pencil tiger", "negation"),
-    ("i mary jones agree that voice kit may never create a synthetic version of my voice my words are harbor pencil tiger", "negation"),
-    ("i mary jones agree that voice kit may create a synthetic version of my voice my words are harbor pencil tiger i withdraw", "negation"),
-    ("i mary jones refuse that voice kit may create a synthetic version of my voice my words are harbor pencil tiger", "negation"),
+    ("my name is mary jones i do not agree that voice kit may create a synthetic version of my voice my words are harbor pencil tiger", "negation"),
+    ("my name is mary jones i agree that voice kit may never create a synthetic version of my voice my words are harbor pencil tiger", "negation"),
+    ("my name is mary jones i agree that voice kit may create a synthetic version of my voice my words are harbor pencil tiger i withdraw", "negation"),
+    ("my name is mary jones i refuse that voice kit may create a synthetic version of my voice my words are harbor pencil tiger", "negation"),
 ])
 def test_a_negation_anywhere_rejects(checker, transcript, reason):
     failures = checker.compare(transcript, NAME, NONCE).failures()
@@ -72,7 +74,7 @@ def test_nonce_words_are_all_pronounceable():
 
 def test_challenges_name_the_person_and_refuse_names_with_negations():
     challenge = new_challenge("  Mary   Jones ", now=0.0)
-    assert challenge.name == "Mary Jones" and challenge.phrase.startswith("I, Mary Jones, agree")
+    assert challenge.name == "Mary Jones" and challenge.phrase.startswith("My name is Mary Jones. I agree")
     assert all(word in challenge.phrase for word in challenge.nonce) and len(set(challenge.nonce)) == 3
     with pytest.raises(InvalidRecordRequest, match="negation"):
         new_challenge("Never Jones", now=0.0)
@@ -147,3 +149,24 @@ def test_concurrent_checks_get_their_own_verdicts(checker):
                 heard = set(check.transcript.split())
                 assert set(nonce) & heard and not others & heard, check.transcript
     assert [c.failures() == [] for c in alone] == [True, True, True, False]
+
+
+def _read(studio, voice: str, text: str) -> np.ndarray:
+    from voicekit.audio import resample
+
+    engine = studio.engine(voice)
+    return resample(engine.synthesize(text), engine.sample_rate, 16000)
+
+
+def test_a_name_ending_in_n_does_not_run_into_the_consent_words(studio, checker):
+    """Read as "I, Karen Quinn, agree", joe's "Quinn agree" was heard as "I can't quite agree" and
+    refused as a negation (issue 16); with the name in a sentence of its own it is accepted, and
+    the same voice's negated readings of that challenge are still refused."""
+    name = "Karen Quinn"
+    phrase = consent_phrase(name, NONCE)
+    assert phrase.startswith("My name is Karen Quinn. I agree")
+    assert checker.check(_read(studio, "joe", phrase), name, NONCE).failures() == []
+    for negated in (phrase.replace("agree", "do not agree", 1), phrase.replace(" agree", " don't agree", 1),
+                    phrase.replace("agree", "refuse", 1), phrase + " I withdraw my consent."):
+        failures = checker.check(_read(studio, "joe", negated), name, NONCE).failures()
+        assert any("negation" in f for f in failures), (negated, failures)

@@ -169,7 +169,8 @@ def test_consent_enroll_profiles_and_keys(tmp_path):
     assert issued.returncode == 0, issued.stderr
     challenge = json.loads(issued.stdout)
     assert set(challenge) == {"challenge_id", "phrase", "expires_at"}
-    assert challenge["phrase"].startswith("I, Mary Jones, agree that voicekit may create a synthetic version of my voice.")
+    assert challenge["phrase"].startswith(
+        "My name is Mary Jones. I agree that voicekit may create a synthetic version of my voice.")
 
     studio = Studio(home=home)
     fixed = studio.consent_challenge("Mary Jones", nonce=("harbor", "pencil", "tiger"))
