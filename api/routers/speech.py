@@ -17,7 +17,7 @@ from api.deps import KeyCaller, Service, ServiceDep, SpeakKey
 from api.problems import Problem
 from api.views import provenance_headers
 from consent.access import ApiKey
-from voicekit.studio import PCM, STREAM_FORMATS, SpeechOptions
+from voicekit.studio import STREAM_FORMATS, SpeechOptions
 from voicekit.styles import STYLES
 
 router = APIRouter(prefix="/v1", tags=["speech"])
@@ -85,18 +85,19 @@ def _speak(svc: Service, key: ApiKey, text: str, voice: str, fmt: str, stream: b
     if len(text) > svc.settings.max_text_chars:
         raise Problem(413, "text-too-long", f"the text is {len(text)} characters; one request may have "
                       f"{svc.settings.max_text_chars} (send books to /v1/audiobooks)")
-    caller = svc.caller(key)
+    caller, options = svc.caller(key), SpeechOptions(format=fmt, **fields)
     if stream:
-        return _streamed(svc, text, voice, fmt, caller, SpeechOptions(format=PCM if fmt == "wav" else fmt, **fields))
+        return _streamed(svc, text, voice, caller, options)
     with svc.slots.held():
-        result = svc.studio.speak(text, voice, SpeechOptions(format=fmt, **fields), caller)
+        result = svc.studio.speak(text, voice, options, caller)
     return Response(result.encoded, media_type=MEDIA_TYPES[fmt],
                     headers=provenance_headers(result.mark_id, result.provenance))
 
 
-def _streamed(svc: Service, text: str, voice: str, fmt: str, caller: KeyCaller,
-              options: SpeechOptions) -> StreamingResponse:
-    if options.format not in STREAM_FORMATS:
+def _streamed(svc: Service, text: str, voice: str, caller: KeyCaller, options: SpeechOptions) -> StreamingResponse:
+    """A wav stream is its PCM samples after one header (the studio streams "wav" as pcm)."""
+    fmt = options.format
+    if fmt != "wav" and fmt not in STREAM_FORMATS:
         raise Problem(400, "unsupported-stream-format",
                       f"{fmt} cannot be streamed chunk by chunk; stream as wav, {', '.join(STREAM_FORMATS)}")
     with svc.slots.held():
