@@ -8,7 +8,7 @@ Statements are read by engine voices rendered directly (no studio, no mark): nob
 a fresh challenge for a benchmark.
 
 Writes bench/results/consent.json and prints a table. Not a test: nothing here asserts a figure.
-Usage: python bench/consent.py [--readings N]
+Usage: python bench/consent.py [--quick] [--repeats N]
 """
 from __future__ import annotations
 
@@ -45,13 +45,28 @@ SENTENCES = [
     "He wrote a long letter to his sister, folded it twice, and walked to the post office.",
     "The museum was quiet on Mondays, so the guards had time to talk about football.",
 ]
-NAMES = ["Mary Jones", "Robert Miller", "Priya Sharma", "Tom Okafor", "Linda Garcia", "James Wilson",
-         "Ana Lopez", "David Chen"]
+# Names the statement check was never tuned on (bench/consent_names.py's 40 were the tuning set):
+# names ending in nasals, names with "no"/"not"-like syllables, one- and three-word names, and names
+# missing from the CMU dictionary.
+NAMES = [
+    "Jasmine Khan", "Duncan Vaughn", "Marilyn Mann", "Gillian Rankin", "Logan Dillon", "Caitlin Brennan",
+    "Ronan Keane", "Shannon Lyons", "Brandon Lin", "Kieran Glynn", "Nolan Knox", "Naomi Notley",
+    "Nona Nolte", "Otto Noonan", "Knut Nordin", "Renata Nocera", "Norma Knotts", "Zendaya", "Bono", "Cher",
+    "Nkechi", "Anna Maria Lopez", "Mary Kate Olsen", "Jean Luc Martin", "Sarah Jane Connolly",
+    "Wojciech Szczepanski", "Ngozi Okonjo", "Tadhg Kavanagh", "Saoirse Keenan", "Kwame Nkrumah",
+    "Yevgenia Navalnaya", "Dmitri Ivanov", "Priyanka Ranganathan", "Chidinma Nnamdi", "Hiroshi Tanaka",
+    "Zhang Wei", "Thanh Nguyen", "Mehmet Ozturk", "Anh Tran", "Mary Jones", "Robert Miller", "Tom Okafor",
+]
+READERS = ["heart", "joe", "flite:slt", "flite:kal16", "flite:awb", "flite:rms"]
 NEGATED = [
-    lambda phrase: phrase.replace("agree", "do not agree"),
-    lambda phrase: phrase.replace("may create", "may never create"),
-    lambda phrase: phrase.replace(" agree that", " don't agree that"),
+    lambda phrase: phrase.replace("agree", "do not agree", 1),
+    lambda phrase: phrase.replace(" agree", " don't agree", 1),
+    lambda phrase: phrase.replace("may create", "may never create", 1),
     lambda phrase: phrase + " I withdraw my consent.",
+    lambda phrase: phrase.replace("agree", "refuse", 1),
+    lambda phrase: phrase + " No.",
+    lambda phrase: phrase.replace("may create", "may not create", 1),
+    lambda phrase: phrase.replace("agree", "never agree", 1),
 ]
 
 
@@ -154,40 +169,59 @@ def speaker_verification(speakers: dict[str, list[np.ndarray]], threshold: float
     }
 
 
-def statements(voices: Voices, readings: int) -> dict:
+def _cause(failure: str) -> str:
+    return failure.split(" (")[0].split(";")[0]
+
+
+def statements(voices: Voices, quick: bool) -> dict:
+    """Every name read by every reader, each with a fresh challenge; on the same readings the
+    attacks: the reading offered for a fresh challenge of the same name (replay) and for another
+    name's challenge with the same words, and a negated reading (NEGATED in turn)."""
     from consent.challenges import new_challenge
     from consent.statement import StatementChecker
 
     checker = StatementChecker()
-    readers = [v for v in voices.names() if not v.startswith("espeak")]
+    readers = [r for r in READERS if r in voices.names()]
     genuine: dict[str, list[bool]] = {v: [] for v in readers}
     attacks = {"negated": [0, 0], "replayed": [0, 0], "other_name": [0, 0]}
-    rejections: list[str] = []
-    for i in range(readings):
-        for voice in readers:
-            name = NAMES[i % len(NAMES)]
+    causes: dict[str, int] = {}
+    refusals, accepted_attacks = [], []
+    started = time.perf_counter()
+    for i, name in enumerate(NAMES):
+        for j, voice in enumerate(readers):
+            if quick and (i + j) % 3:
+                continue
             challenge = new_challenge(name, now=0.0)
-            transcript = checker.transcribe(voices.render(voice, challenge.phrase))
-            genuine[voice].append(not checker.compare(transcript, name, challenge.nonce).failures())
-            if not genuine[voice][-1]:
-                rejections.append(f"{voice}: {checker.compare(transcript, name, challenge.nonce).failures()[0]}")
-            replay = new_challenge(name, now=0.0)  # the same reading offered for a fresh challenge
-            attacks["replayed"][0] += 1
-            attacks["replayed"][1] += not checker.compare(transcript, name, replay.nonce).failures()
-            other = NAMES[(i + 1) % len(NAMES)]  # a challenge issued for somebody else, same nonce
-            attacks["other_name"][0] += 1
-            attacks["other_name"][1] += not checker.compare(transcript, other, challenge.nonce).failures()
-            negate = NEGATED[i % len(NEGATED)]
-            negated = checker.check(voices.render(voice, negate(challenge.phrase)), name, challenge.nonce)
-            attacks["negated"][0] += 1
-            attacks["negated"][1] += not negated.failures()
-    per_voice = {v: round(float(np.mean(ok)), 3) for v, ok in genuine.items()}
+            reading = voices.render(voice, challenge.phrase)
+            failures = checker.check(reading, name, challenge.nonce).failures()
+            genuine[voice].append(not failures)
+            for failure in failures:
+                causes[_cause(failure)] = causes.get(_cause(failure), 0) + 1
+            if failures:
+                refusals.append({"name": name, "voice": voice, "why": failures})
+            tries = [("negated", name, challenge.nonce, voices.render(voice, NEGATED[(i + j) % len(NEGATED)](
+                challenge.phrase)))]
+            if (i + j) % 2 == 0:
+                other = NAMES[(i + 7) % len(NAMES)]
+                tries += [("replayed", name, new_challenge(name, now=0.0).nonce, reading),
+                          ("other_name", other, challenge.nonce, reading)]
+            for kind, as_name, nonce, audio in tries:
+                attacks[kind][0] += 1
+                if not checker.check(audio, as_name, nonce).failures():
+                    attacks[kind][1] += 1
+                    accepted_attacks.append({"kind": kind, "name": name, "voice": voice})
+    readings = sum(len(ok) for ok in genuine.values())
     return {
-        "readings_per_voice": readings,
-        "genuine_acceptance": per_voice,
-        "genuine_acceptance_all": round(float(np.mean([x for ok in genuine.values() for x in ok])), 3),
+        "names": len(NAMES), "readers": readers, "readings": readings, "quick": quick,
+        "genuine_acceptance": {v: round(float(np.mean(ok)), 3) for v, ok in genuine.items() if ok},
+        "genuine_accepted": sum(sum(ok) for ok in genuine.values()),
+        "genuine_acceptance_all": round(sum(sum(ok) for ok in genuine.values()) / max(readings, 1), 3),
+        "refusals_by_cause": dict(sorted(causes.items(), key=lambda kv: -kv[1])),
         "attacks": {k: {"tried": n, "accepted": a} for k, (n, a) in attacks.items()},
-        "sample_rejections": rejections[:8],
+        "accepted_attacks": accepted_attacks,
+        "refusals": refusals,
+        "seconds_per_check": round(
+            (time.perf_counter() - started) / (readings + sum(n for n, _ in attacks.values())), 2),
     }
 
 
@@ -207,7 +241,7 @@ def enrollment_time(voices: Voices, repeats: int) -> dict:
         reference_s = sum(sf.info(p).duration for p in references)
         times, fits = [], []
         for i in range(repeats + 1):
-            challenge = studio.consent_challenge("Mary Jones", nonce=("harbor", "pencil", "tiger"))
+            challenge = studio.consent_challenge("Mary Jones", nonce=("harbor", "pencil", "tiger", "violin"))
             sf.write(folder / "consent.wav", voices.render("heart", challenge.phrase), RATE)
             start = time.perf_counter()
             profile = studio.enroll(challenge.challenge_id, folder / "consent.wav", references)
@@ -222,7 +256,7 @@ def enrollment_time(voices: Voices, repeats: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--readings", type=int, default=12, help="statement readings per voice (default 12)")
+    parser.add_argument("--quick", action="store_true", help="every third (name, reader) pair only")
     parser.add_argument("--repeats", type=int, default=3, help="timed enrollments (default 3)")
     args = parser.parse_args()
     import torch
@@ -238,7 +272,7 @@ def main() -> None:
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, one used",
         "speaker_verification": speaker_verification(speakers, EnrollmentPolicy().same_speaker),
-        "statements": statements(voices, args.readings),
+        "statements": statements(voices, args.quick),
         "enrollment": enrollment_time(voices, args.repeats),
     }
     out = Path(__file__).resolve().parent / "results" / "consent.json"
@@ -248,8 +282,10 @@ def main() -> None:
     print(f"speaker verification: EER {sv['eer']:.1%} at {sv['eer_threshold']:.3f}; policy threshold "
           f"{sv['policy_threshold']}: FAR {sv['far_at_policy']:.1%}, FRR {sv['frr_at_policy']:.1%} "
           f"({sv['genuine_trials']} genuine, {sv['impostor_trials']} impostor trials)")
-    print("statement acceptance: " + ", ".join(f"{v} {a:.0%}" for v, a in st["genuine_acceptance"].items())
-          + f"; all {st['genuine_acceptance_all']:.0%}")
+    print(f"statements: {st['names']} names x {len(st['readers'])} readers, {st['readings']} readings")
+    print("genuine acceptance: " + ", ".join(f"{v} {a:.0%}" for v, a in st["genuine_acceptance"].items())
+          + f"; all {st['genuine_accepted']}/{st['readings']} ({st['genuine_acceptance_all']:.1%})")
+    print("refusals by cause: " + (", ".join(f"{k} {n}" for k, n in st["refusals_by_cause"].items()) or "none"))
     print("attacks accepted: " + ", ".join(f"{k} {v['accepted']}/{v['tried']}" for k, v in st["attacks"].items()))
     print(f"enrollment, {en['reference_s']} s of references: {en['median_s']} s in all (first call "
           f"{en['first_call_s']} s): consent checks {en['median_checks_s']} s, clone fit {en['median_fit_s']} s")

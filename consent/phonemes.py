@@ -110,11 +110,14 @@ class Alignment:
     inside it, over its length).
     heard_costs: per heard phoneme, its substitution cost (0 for a match), or None for an insertion
     (no expected phoneme under it).
+    heard_owners: per heard phoneme, the index of the expected word it stands in for (None for an
+    insertion).
     """
 
     score: float
     word_scores: tuple[float, ...]
     heard_costs: tuple[float | None, ...]
+    heard_owners: tuple[int | None, ...] = ()
 
 
 def align(expected: list[tuple[str, ...]], heard: tuple[str, ...]) -> Alignment:
@@ -135,12 +138,14 @@ def align(expected: list[tuple[str, ...]], heard: tuple[str, ...]) -> Alignment:
             row[j] = min(above[j - 1] + substitution_cost(flat[i - 1], heard[j - 1]), above[j] + 1, row[j - 1] + 1)
     per_word = [0.0] * len(expected)
     heard_costs: list[float | None] = [None] * m
+    heard_owners: list[int | None] = [None] * m
     i, j = n, m
     while i > 0 or j > 0:
         here = cost[i][j]
         if i > 0 and j > 0 and here == cost[i - 1][j - 1] + substitution_cost(flat[i - 1], heard[j - 1]):
             per_word[owner[i - 1]] += here - cost[i - 1][j - 1]
             heard_costs[j - 1] = here - cost[i - 1][j - 1]
+            heard_owners[j - 1] = owner[i - 1]
             i, j = i - 1, j - 1
         elif i > 0 and here == cost[i - 1][j] + 1:
             per_word[owner[i - 1]] += 1
@@ -151,4 +156,4 @@ def align(expected: list[tuple[str, ...]], heard: tuple[str, ...]) -> Alignment:
             j -= 1
     word_scores = tuple(max(0.0, 1 - c / len(word)) if word else 0.0 for c, word in zip(per_word, expected))
     score = max(0.0, 1 - cost[n][m] / n) if n else 0.0
-    return Alignment(score, word_scores, tuple(heard_costs))
+    return Alignment(score, word_scores, tuple(heard_costs), tuple(heard_owners))

@@ -1,30 +1,35 @@
 """The consent statement: a fresh phrase to read, and the check that it was read, unnegated.
 
 The phrase names the person and ends with random words (a nonce), so an old recording or one made
-for somebody else does not pass. What was said is found by free-vocabulary recognition with the
-English model inside the pocketsphinx wheel, never by decoding against the phrase itself (a
-grammar of the phrase alone "hears" the phrase in "I do not consent"). The transcript is then
-compared with the phrase phoneme by phoneme (consent.phonemes), and any negation rejects: one in
-the transcript; one found by a pass that spots negating key phrases ("do not", "never",
-"withdraw"...; data/negations.kws); or a negated phrase ("... I don't agree ...") that fits the
-audio better than the phrase itself when both are force-aligned. The last two are there because free
-recognition sometimes hears "don't agree" as "would agree".
+for somebody else does not pass. The reading is decoded twice with the English model inside the
+pocketsphinx wheel:
+
+- free-vocabulary recognition says what was said, compared with the phrase phoneme by phoneme
+  (consent.phonemes); a negation word it hears rejects, unless it only stands in for sounds of the
+  person's name or for similar phrase sounds (recognition errors);
+- a constrained pass (consent.constrained) decodes the reading against the phrase and its negated
+  forms, and the challenge words against the whole word list; a negated form it chooses rejects, and
+  so does a reading it cannot follow at all.
+
+Decoding against the phrase alone would "hear" the phrase in "I do not consent"; free recognition
+alone hears "don't" in "Dunne" and "cannot" in a strange "voicekit" (issue 16).
 """
 from __future__ import annotations
 
 import secrets
 import threading
 from dataclasses import asdict, dataclass, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any
 
 import numpy as np
 
-from consent.phonemes import Lexicon, align, words_of
+from consent.constrained import PHONE_WORD_PREFIX, ConstrainedReading, consent_grammar, parse, transitions
+from consent.phonemes import Alignment, Lexicon, align, words_of
 
 RECOGNISER_RATE = 16000
-NONCE_WORDS = 3
+NONCE_WORDS = 4
 # The name stands in a sentence of its own, so its last sounds cannot run into "agree": read as
 # "I, Lauren Nguyen, agree", a final nasal made "...n agree" fit "don't agree" (issue 16).
 STATEMENT = "My name is {name}. I agree that voicekit may create a synthetic version of my voice."
@@ -41,16 +46,7 @@ NEGATIONS = frozenset(
 )
 
 
-# Negated readings tried against the phrase by forced alignment: (text replaced, replacement);
-# an empty text appends the replacement.
-NEGATED_VARIANTS = (
-    ("agree", "don't agree"), ("agree", "do not agree"), ("agree", "never agree"), ("agree", "disagree"),
-    ("agree", "refuse"),
-    ("may create", "may not create"), ("may create", "may never create"),
-    ("", "I do not agree."), ("", "I withdraw my consent."), ("", "No."),
-)
-
-
+@lru_cache(maxsize=1)
 def nonce_vocabulary() -> tuple[str, ...]:
     """Two- and three-syllable concrete nouns, all in the CMU dictionary, that read aloud easily."""
     text = resources.files("consent").joinpath("data/nonce_words.txt").read_text(encoding="utf-8")
@@ -69,14 +65,21 @@ def consent_phrase(name: str, nonce: tuple[str, ...]) -> str:
 
 @dataclass(frozen=True)
 class StatementThresholds:
-    """Minimum alignment scores: of the whole reading, of the nonce words on average and each, and
-    of the name's words on average. Calibrated by bench/consent.py: a replayed reading (another
-    challenge's nonce) scores about 0.15-0.45 on its nonce words, a genuine one 0.7-1."""
+    """What a reading must reach. phrase and name: scores of the free transcript against the phrase
+    and against the name's words. The name passes when the constrained pass chose the name's own
+    words over any run of phonemes, or on its transcript score alone; that score is weak evidence
+    (a short name's phonemes are found inside other names: "Ann Lee" scored 0.75 in a reading of
+    "Sean Flynn"), hence the high bar. nonce_missing: how many challenge words may go unheard; a word
+    is heard when the constrained pass heard it exactly (or, for a transcript alone, when it scores
+    nonce_each). Calibrated by bench/consent.py: a replayed reading (another challenge's words) scores
+    about 0.15-0.45 on its challenge words, a genuine one 0.7-1, and the constrained pass hears a
+    replay's words as its own, so with 4 words from 207 and one allowed to go unheard, a replay
+    passes about 4 times in 207**3 (5e-7)."""
 
     phrase: float = 0.65
-    nonce_mean: float = 0.6
-    nonce_each: float = 0.15
-    name: float = 0.45
+    nonce_each: float = 0.6
+    nonce_missing: int = 1
+    name: float = 0.8
 
 
 @dataclass(frozen=True)
@@ -89,29 +92,40 @@ class StatementCheck:
     name_score: float
     negations: tuple[str, ...]
     thresholds: StatementThresholds
-    spotted: tuple[str, ...] = ()
-    negated_fits: tuple[str, ...] = ()
+    expected_nonce: tuple[str, ...] = ()
+    outside: tuple[str, ...] = ()  # words heard before or after the phrase
+    constrained: ConstrainedReading | None = None
 
     def failures(self) -> list[str]:
         """Why the statement is refused, one reason each; empty when it is accepted."""
-        t = self.thresholds
-        out = []
-        if self.negations or self.spotted or self.negated_fits:
-            found = ", ".join(dict.fromkeys(self.negations + self.spotted + self.negated_fits))
-            out.append(f"the statement contains a negation ({found}); heard: {self.transcript!r}")
+        t, out = self.thresholds, []
+        negated = self.negations + (self.constrained.negated if self.constrained else ())
+        if negated:
+            out.append(f"the statement contains a negation ({', '.join(dict.fromkeys(negated))}); "
+                       f"heard: {self.transcript!r}")
+        if self.outside:
+            out.append(f"something was said before or after the phrase ({' '.join(self.outside)!r}); "
+                       f"read the phrase alone; heard: {self.transcript!r}")
+        if self.constrained is not None and self.constrained.words is None:
+            out.append(f"the reading does not follow the phrase; heard: {self.transcript!r}")
         if self.phrase_score < t.phrase:
             out.append(f"the statement does not match the phrase (score {self.phrase_score:.2f}, "
-                       f"needs {t.phrase:.2f}); "
-                       f"heard: {self.transcript!r}")
-        nonce_mean = float(np.mean(self.nonce_scores)) if self.nonce_scores else 0.0
-        missing = [i + 1 for i, s in enumerate(self.nonce_scores) if s < t.nonce_each]
-        if nonce_mean < t.nonce_mean or missing:
-            detail = f"; word(s) {missing} below {t.nonce_each:.2f}" if missing else ""
-            out.append(f"the challenge words were not heard (mean score {nonce_mean:.2f}, "
-                       f"needs {t.nonce_mean:.2f}{detail}); heard: {self.transcript!r}")
-        if self.name_score < t.name:
+                       f"needs {t.phrase:.2f}); heard: {self.transcript!r}")
+        missing = self.missing_nonce()
+        if len(missing) > t.nonce_missing:
+            out.append(f"the challenge words were not heard (word(s) {missing}); heard: {self.transcript!r}")
+        name_heard = self.name_score >= t.name or (self.constrained is not None and self.constrained.name_heard)
+        if not name_heard:
             out.append(f"the name was not heard (score {self.name_score:.2f}, needs {t.name:.2f})")
         return out
+
+    def missing_nonce(self) -> list[int]:
+        """The challenge words (1-based) not heard: not heard exactly by the constrained pass or, for a
+        transcript alone, scoring under nonce_each."""
+        if self.constrained is None:
+            return [i + 1 for i, score in enumerate(self.nonce_scores) if score < self.thresholds.nonce_each]
+        heard = self.constrained.nonce
+        return [i + 1 for i, word in enumerate(self.expected_nonce) if i >= len(heard) or heard[i] != word]
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -143,15 +157,7 @@ class StatementChecker:
         return Decoder(samprate=RECOGNISER_RATE, loglevel="FATAL")
 
     @cached_property
-    def _spotter(self):
-        from pocketsphinx import Decoder
-
-        keyphrases = resources.files("consent").joinpath("data/negations.kws")
-        with resources.as_file(keyphrases) as path:
-            return Decoder(samprate=RECOGNISER_RATE, loglevel="FATAL", kws=str(path))
-
-    @cached_property
-    def _aligner(self):
+    def _constrained_decoder(self):
         from pocketsphinx import Decoder
 
         return Decoder(samprate=RECOGNISER_RATE, loglevel="FATAL")
@@ -162,58 +168,58 @@ class StatementChecker:
             hypothesis = _decode(self._decoder, samples).hyp()
             return hypothesis.hypstr if hypothesis is not None else ""
 
-    def spot_negations(self, samples: np.ndarray) -> tuple[str, ...]:
-        """Negating key phrases found in the reading (float32 mono, 16 kHz)."""
+    def constrained(self, samples: np.ndarray, name: str, nonce: tuple[str, ...]) -> ConstrainedReading:
+        """The second pass: the reading decoded against the phrase for `name` and its negated forms
+        (consent.constrained), the challenge words against the whole word list."""
+        phrase, name_span, nonce_span = self._phrase_parts(name, nonce)
+        slots = consent_grammar(phrase, name_span, nonce_span, nonce_vocabulary())
+        final, arcs = transitions(slots)
+        decoder = self._constrained_decoder
         with self._lock:
-            segments = list(_decode(self._spotter, samples).seg() or [])
-            return tuple(dict.fromkeys(segment.word.strip() for segment in segments))
-
-    def negated_fits(self, samples: np.ndarray, phrase: str) -> tuple[str, ...]:
-        """The negated variants of `phrase` (NEGATED_VARIANTS) that fit the reading better than the
-        phrase itself, by forced-alignment path score. A genuine reading fits the phrase best."""
-        plain = self._alignment_score(samples, phrase)
-        fits = []
-        for old, new in NEGATED_VARIANTS:
-            variant = phrase.replace(old, new, 1) if old else f"{phrase} {new}"
-            if self._alignment_score(samples, variant) > plain:
-                fits.append(f"fits {new!r}")
-        return tuple(fits)
+            for word in {arc[3] for arc in arcs if len(arc) == 4}:
+                if decoder.lookup_word(word) is None:
+                    phones = (word[len(PHONE_WORD_PREFIX):].upper(),) if word.startswith(PHONE_WORD_PREFIX) \
+                        else self.lexicon.phones(word)
+                    decoder.add_word(word, " ".join(phones), True)
+            decoder.add_fsg("consent", decoder.create_fsg("consent", 0, final, arcs))
+            decoder.activate_search("consent")
+            hypothesis = _decode(decoder, samples).hyp()
+        words = tuple(hypothesis.hypstr.split()) if hypothesis is not None and hypothesis.hypstr else None
+        paths = parse(words, slots) if words is not None else None
+        if paths is None:
+            return ConstrainedReading(None, (), ())
+        return ConstrainedReading(words, tuple(" ".join(p.words) for p in paths if p.negated),
+                                  tuple(p.words[0] for p in paths if p.nonce), any(p.name for p in paths))
 
     def check(self, samples: np.ndarray, name: str, nonce: tuple[str, ...]) -> StatementCheck:
         """samples: the reading, float32 mono at 16 kHz."""
         result = self.compare(self.transcribe(samples), name, nonce)
-        return replace(result, spotted=self.spot_negations(samples),
-                       negated_fits=self.negated_fits(samples, consent_phrase(name, nonce)))
-
-    def _alignment_score(self, samples: np.ndarray, text: str) -> float:
-        """pocketsphinx's path score of `text` forced onto the audio; -inf when it cannot be aligned."""
-        words = self._spoken(words_of(text))
-        with self._lock:
-            for word in words:
-                if self._aligner.lookup_word(word) is None:
-                    self._aligner.add_word(word, " ".join(self.lexicon.phones(word)), True)
-            self._aligner.set_align_text(" ".join(words))
-            hypothesis = _decode(self._aligner, samples).hyp()
-            return float(hypothesis.score) if hypothesis is not None else float("-inf")
+        return replace(result, constrained=self.constrained(samples, name, nonce))
 
     def compare(self, transcript: str, name: str, nonce: tuple[str, ...]) -> StatementCheck:
-        """Score a transcript against the phrase for `name` and `nonce`."""
-        expected = self._spoken(words_of(consent_phrase(name, nonce)))
+        """Score a transcript against the phrase for `name` and `nonce` (the first pass alone)."""
+        expected, name_span, nonce_span = self._phrase_parts(name, nonce)
         heard_words = words_of(transcript)
         heard_phones = [self.lexicon.phones(w) for w in heard_words]
         alignment = align([self.lexicon.phones(w) for w in expected], tuple(p for w in heard_phones for p in w))
-        name_words = self._spoken(words_of(name))
-        nonce_index = [len(expected) - len(nonce) + i for i in range(len(nonce))]
-        name_start = len(self._spoken(words_of(STATEMENT.split("{name}")[0])))
-        name_index = range(name_start, name_start + len(name_words))
         return StatementCheck(
             transcript=transcript,
             phrase_score=alignment.score,
-            nonce_scores=tuple(alignment.word_scores[i] for i in nonce_index),
-            name_score=float(np.mean([alignment.word_scores[i] for i in name_index])) if name_words else 0.0,
-            negations=_negations(heard_words, heard_phones, alignment.heard_costs),
+            nonce_scores=tuple(alignment.word_scores[i] for i in nonce_span),
+            name_score=float(np.mean([alignment.word_scores[i] for i in name_span])) if name_span else 0.0,
+            negations=_negations(heard_words, heard_phones, alignment, name_span),
             thresholds=self.thresholds,
+            expected_nonce=tuple(nonce),
+            outside=_outside(heard_words, heard_phones, alignment),
         )
+
+    @classmethod
+    def _phrase_parts(cls, name: str, nonce: tuple[str, ...]) -> tuple[list[str], range, range]:
+        """The phrase's spoken words, and where the name's and the challenge words stand in them."""
+        expected = cls._spoken(words_of(consent_phrase(name, nonce)))
+        name_start = len(cls._spoken(words_of(STATEMENT.split("{name}")[0])))
+        name_span = range(name_start, name_start + len(cls._spoken(words_of(name))))
+        return expected, name_span, range(len(expected) - len(nonce), len(expected))
 
     @staticmethod
     def _spoken(words: list[str]) -> list[str]:
@@ -228,13 +234,50 @@ def _decode(decoder, samples: np.ndarray):
     return decoder
 
 
-def _negations(words: list[str], phones: list[tuple[str, ...]], costs: tuple[float | None, ...]) -> tuple[str, ...]:
-    """The negation words heard, less those that only stand in for similar phrase sounds."""
+def _outside(words: list[str], phones: list[tuple[str, ...]], alignment: Alignment) -> tuple[str, ...]:
+    """The words heard wholly before the phrase's first sound or after its last: an appended "No."
+    heard as "know" is no phrase word and no negation word, but it is not part of the phrase either.
+    No genuine reading in bench/consent.py's 240 had any."""
+    owned = [k for k, owner in enumerate(alignment.heard_owners) if owner is not None]
+    if not owned:
+        return ()
+    out, start = [], 0
+    for word, word_phones in zip(words, phones):
+        span = range(start, start + len(word_phones))
+        start += len(word_phones)
+        if span and (span.start > owned[-1] or span[-1] < owned[0]):
+            out.append(word)
+    return tuple(out)
+
+
+def _inside(owners: tuple[int | None, ...], span: range) -> list[bool]:
+    """Per heard phoneme: does it stand for a word in `span`? An inserted phoneme (no owner) does when
+    the phonemes on both sides of it do ("Noone" heard as "no one")."""
+    before, after, last = [], [None] * len(owners), None
+    for owner in owners:
+        last = owner if owner is not None else last
+        before.append(last)
+    last = None
+    for k in range(len(owners) - 1, -1, -1):
+        last = owners[k] if owners[k] is not None else last
+        after[k] = last
+    return [(o in span) if o is not None else (b in span and a in span) for o, b, a in zip(owners, before, after)]
+
+
+def _negations(words: list[str], phones: list[tuple[str, ...]], alignment: Alignment,
+               name_span: range) -> tuple[str, ...]:
+    """The negation words heard, less those that only stand in for similar phrase sounds or for the
+    name's sounds ("Knott" heard as "not", "Dunne" as "don't": names are the person's own, and a
+    name holding a negation word is refused when the challenge is issued)."""
+    in_name = _inside(alignment.heard_owners, name_span)
     found, start = [], 0
     for word, word_phones in zip(words, phones):
-        own = costs[start:start + len(word_phones)]
+        own = alignment.heard_costs[start:start + len(word_phones)]
+        named = in_name[start:start + len(word_phones)]
         start += len(word_phones)
         if word not in NEGATIONS:
+            continue
+        if sum(named) * 2 > len(named):
             continue
         substituted = [c for c in own if c is not None]
         excused = (len(own) - len(substituted)) * 3 < len(own) and bool(substituted) and \

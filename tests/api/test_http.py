@@ -252,7 +252,7 @@ def enrolled(client, keys, service):
         sf.write(buffer, engine.synthesize(text), engine.sample_rate, format="WAV")
         return buffer.getvalue()
 
-    challenge = service.studio.consent_challenge("Mary Jones", nonce=("harbor", "pencil", "tiger"))
+    challenge = service.studio.consent_challenge("Mary Jones", nonce=("harbor", "pencil", "tiger", "violin"))
     files = [("consent", ("consent.wav", wav(challenge.phrase)))] + [
         ("references", (f"ref-{i}.wav", wav(t))) for i, t in enumerate(REFERENCE_TEXTS)]
     response = client.post("/v1/profiles", headers=bearer(keys["alice"]), files=files,

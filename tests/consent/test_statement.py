@@ -7,7 +7,7 @@ from consent.errors import ChallengeInvalid, InvalidRecordRequest
 from consent.phonemes import Lexicon, align
 from consent.statement import StatementChecker, consent_phrase, nonce_vocabulary
 
-NAME, NONCE = "Mary Jones", ("harbor", "pencil", "tiger")
+NAME, NONCE = "Mary Jones", ("harbor", "pencil", "tiger", "violin")
 
 
 @pytest.fixture(scope="module")
@@ -27,23 +27,37 @@ def test_the_exact_phrase_passes(checker):
 
 def test_sound_alike_recognition_errors_are_tolerated(checker):
     transcript = ("my name is mary jones i agreed that voice kid may create a synthetic for sinn of my boys "
-                  "my words are harbor pencils tigers")
+                  "my words are harbor pencils tigers violent")
     assert checker.compare(transcript, NAME, NONCE).failures() == []
 
 
 @pytest.mark.parametrize("transcript, reason", [
-    ("my name is mary jones i do not agree that voice kit may create a synthetic version of my voice my words are harbor pencil tiger", "negation"),
-    ("my name is mary jones i agree that voice kit may never create a synthetic version of my voice my words are harbor pencil tiger", "negation"),
-    ("my name is mary jones i agree that voice kit may create a synthetic version of my voice my words are harbor pencil tiger i withdraw", "negation"),
-    ("my name is mary jones i refuse that voice kit may create a synthetic version of my voice my words are harbor pencil tiger", "negation"),
+    ("my name is mary jones i do not agree that voice kit may create a synthetic version of my voice my words are harbor pencil tiger violin", "negation"),
+    ("my name is mary jones i agree that voice kit may never create a synthetic version of my voice my words are harbor pencil tiger violin", "negation"),
+    ("my name is mary jones i agree that voice kit may create a synthetic version of my voice my words are harbor pencil tiger violin i withdraw", "negation"),
+    ("my name is mary jones i refuse that voice kit may create a synthetic version of my voice my words are harbor pencil tiger violin", "negation"),
+    ("my name is mary jones i agree that voice kit may create a synthetic version of my voice my words are harbor pencil tiger violin just kidding", "said before or after"),
 ])
 def test_a_negation_anywhere_rejects(checker, transcript, reason):
     failures = checker.compare(transcript, NAME, NONCE).failures()
-    assert any("negation" in f for f in failures), failures
+    assert any(reason in f for f in failures), failures
+
+
+def test_a_negation_word_heard_inside_the_name_is_the_name():
+    """"Noone" heard as "no one", "Knott" as "not": the name's own sounds are no negation (issue 16);
+    the same words anywhere else are."""
+    checker = StatementChecker()
+    nonce = ("skeleton", "tennis", "giant", "salmon")
+    said = "my name is marion no one i agree that voice kit may create a synthetic version of my voice " \
+           "my words are skeleton tennis giant salmon"
+    assert checker.compare(said, "Marion Noone", nonce).negations == ()
+    assert checker.compare(said.replace("marion no one", "nora not"), "Nora Knott", nonce).negations == ()
+    negated = said.replace("i agree", "i do not agree")
+    assert checker.compare(negated, "Marion Noone", nonce).negations == ("not",)
 
 
 def test_a_reading_of_another_challenge_is_a_replay(checker):
-    old = heard(consent_phrase(NAME, ("meadow", "violin", "rocket")))
+    old = heard(consent_phrase(NAME, ("meadow", "lantern", "rocket", "pilot")))
     failures = checker.compare(old, NAME, NONCE).failures()
     assert any("challenge words were not heard" in f for f in failures), failures
 
@@ -75,7 +89,7 @@ def test_nonce_words_are_all_pronounceable():
 def test_challenges_name_the_person_and_refuse_names_with_negations():
     challenge = new_challenge("  Mary   Jones ", now=0.0)
     assert challenge.name == "Mary Jones" and challenge.phrase.startswith("My name is Mary Jones. I agree")
-    assert all(word in challenge.phrase for word in challenge.nonce) and len(set(challenge.nonce)) == 3
+    assert all(word in challenge.phrase for word in challenge.nonce) and len(set(challenge.nonce)) == 4
     with pytest.raises(InvalidRecordRequest, match="negation"):
         new_challenge("Never Jones", now=0.0)
     with pytest.raises(InvalidRecordRequest, match="letters"):
@@ -95,28 +109,37 @@ def test_challenge_use_rules():
         challenge.usable_by("Robert Miller", now=1.0)
 
 
-def test_real_readings_by_an_engine_voice(checker):
-    """Rendered straight by the heart engine (no studio, no mark; seeded, so the same every run),
-    then recognised by pocketsphinx."""
+def _heart_reading():
     from voicekit.audio import resample
     from voicekit.engines import create
 
     heart = create("heart")
+    return lambda text: resample(heart.synthesize(text), heart.sample_rate, 16000)
 
-    def reading(text):
-        return resample(heart.synthesize(text), heart.sample_rate, 16000)
 
-    genuine = checker.check(reading(consent_phrase(NAME, NONCE)), NAME, NONCE)
+def test_real_readings_by_an_engine_voice(checker):
+    """Rendered straight by the heart engine (no studio, no mark; seeded, so the same every run),
+    then recognised by pocketsphinx: the genuine reading passes both passes; every negated reading,
+    a replay for a fresh challenge and the reading offered for another name are refused."""
+    reading = _heart_reading()
+    phrase = consent_phrase(NAME, NONCE)
+    audio = reading(phrase)
+    genuine = checker.check(audio, NAME, NONCE)
     assert genuine.failures() == [], genuine.transcript
-    assert genuine.negated_fits == () and genuine.spotted == ()
-    # Forced alignment finds a negation the transcript may miss: the negated phrase fits better.
-    dont = checker.negated_fits(reading(consent_phrase(NAME, NONCE).replace("agree", "don't agree")),
-                                consent_phrase(NAME, NONCE))
-    assert "fits \"don't agree\"" in dont
-    for negated in (consent_phrase(NAME, NONCE).replace("agree", "do not agree"),
-                    consent_phrase(NAME, NONCE) + " I withdraw my consent."):
+    assert genuine.constrained.negated == () and genuine.constrained.nonce == NONCE
+    assert genuine.constrained.name_heard
+    for negated in (phrase.replace("agree", "do not agree", 1), phrase.replace(" agree", " don't agree", 1),
+                    phrase.replace("agree", "never agree", 1), phrase.replace("agree", "refuse", 1),
+                    phrase.replace("may create", "may not create", 1), phrase + " I withdraw my consent.",
+                    phrase + " I do not agree.", phrase + " No."):
         refused = checker.check(reading(negated), NAME, NONCE)
-        assert any("negation" in f for f in refused.failures()), refused.transcript
+        assert any("negation" in f or "before or after" in f or "does not follow" in f
+                   for f in refused.failures()), (negated, refused.transcript)
+    replay = checker.check(audio, NAME, ("meadow", "lantern", "rocket", "pilot"))
+    assert any("challenge words" in f for f in replay.failures()), replay.constrained
+    assert replay.constrained.nonce == NONCE  # heard as its own words, not the expected ones
+    other = checker.check(audio, "Robert Miller", NONCE)
+    assert any("name was not heard" in f for f in other.failures())
 
 
 def test_concurrent_checks_get_their_own_verdicts(checker):
@@ -134,8 +157,8 @@ def test_concurrent_checks_get_their_own_verdicts(checker):
     from voicekit.engines import create
 
     heart = create("heart")
-    people = [("Mary Jones", NONCE), ("Tom Okafor", ("river", "candle", "window")),
-              ("Ana Lima", ("garden", "rocket", "silver")), ("Lee Chen", ("piano", "forest", "button"))]
+    people = [("Mary Jones", NONCE), ("Tom Okafor", ("river", "candle", "window", "pepper")),
+              ("Ana Lima", ("garden", "rocket", "silver", "walnut")), ("Lee Chen", ("piano", "forest", "button", "mango"))]
     readings = [resample(heart.synthesize(consent_phrase(n, w)), heart.sample_rate, 16000) for n, w in people]
     human, rate = sf.read(HUMAN_RECORDING, dtype="float32")
     readings[3] = resample(human, rate, 16000)  # someone saying something else entirely

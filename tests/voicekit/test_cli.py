@@ -173,7 +173,7 @@ def test_consent_enroll_profiles_and_keys(tmp_path):
         "My name is Mary Jones. I agree that voicekit may create a synthetic version of my voice.")
 
     studio = Studio(home=home)
-    fixed = studio.consent_challenge("Mary Jones", nonce=("harbor", "pencil", "tiger"))
+    fixed = studio.consent_challenge("Mary Jones", nonce=("harbor", "pencil", "tiger", "violin"))
     heart = studio.engine("heart")
     sf.write(tmp_path / "consent.wav", heart.synthesize(fixed.phrase), heart.sample_rate)
     sf.write(tmp_path / "ref.wav", heart.synthesize(

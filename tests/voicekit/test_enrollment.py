@@ -70,7 +70,7 @@ def references(studio, folder):
     return [render(studio, folder, "heart", text, f"heart-ref-{i}") for i, text in enumerate(REFERENCE_TEXTS)]
 
 
-def challenge_for(studio, name="Mary Jones", nonce=("harbor", "pencil", "tiger"), ttl_s=600):
+def challenge_for(studio, name="Mary Jones", nonce=("harbor", "pencil", "tiger", "violin"), ttl_s=600):
     """A stored challenge with fixed nonce words: heart (seeded, so deterministic) reads these well.
     studio.consent_challenge draws random ones; bench/consent.py measures acceptance over those."""
     return studio.consent_challenge(name, ttl_s=ttl_s, nonce=nonce)
@@ -152,6 +152,26 @@ def test_a_statement_by_another_speaker_is_refused(studio, folder, references):
     assert "not by the speaker of the references" in reason
 
 
+def test_the_consent_reading_joins_the_fit_only_after_the_speaker_check(studio, folder, references, enrolled,
+                                                                         monkeypatch):
+    """The consent reading is fitted on with the references (issue 16), and only once the speaker
+    check has passed: a reading by another voice is refused before any fit starts."""
+    from voicekit.studio import enrollment
+
+    _, profile = enrolled
+    fit = profile.typed_details.voice.fit
+    references_s = sum(enrollment.recording(r).voiced.size for r in references) / 16000
+    assert fit["fitting_s"] > 0.75 * references_s + 3.0  # the reading's few seconds of speech joined
+    assert fit["held_out_s"] == pytest.approx(0.25 * references_s, abs=0.1)
+
+    fits = []
+    real = enrollment.fitted_voice
+    monkeypatch.setattr(enrollment, "fitted_voice", lambda *args: fits.append(args) or real(*args))
+    challenge = challenge_for(studio)
+    reason = refused(studio, challenge, reading(studio, folder, challenge, voice="joe"), references)
+    assert "not by the speaker of the references" in reason and fits == []
+
+
 def test_human_references_with_a_synthetic_statement_are_refused(studio, folder):
     challenge = studio.consent_challenge("Allison Smith")
     reason = refused(studio, challenge, reading(studio, folder, challenge), [HUMAN_RECORDING])
@@ -205,6 +225,17 @@ def test_bad_requests_are_refused_before_any_work(studio, references):
         studio.enroll("x", references[0], references, expires_at=1.0)
     with pytest.raises(ChallengeInvalid, match="unknown challenge"):
         studio.enroll("nope", references[0], references)
+
+
+def test_references_over_the_total_limit_are_refused_before_any_check(studio, folder, references, monkeypatch):
+    from voicekit.errors import TooLong
+    from voicekit.studio import enrollment
+
+    monkeypatch.setattr(enrollment, "MAX_REFERENCES_S", 12.0)  # the four references last about 19 s
+    challenge = challenge_for(studio)
+    with pytest.raises(TooLong, match="at most 12 s"):
+        studio.enroll(challenge.challenge_id, reading(studio, folder, challenge), references)
+    assert studio.registry.challenge(challenge.challenge_id).failed_attempts == 0
 
 
 def _edit_record(studio, voice_id, change):

@@ -10,9 +10,12 @@ envelope of 601 bins (0-12 kHz, 20 Hz apart), and an f0.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
+
+from voicekit.cloning.classes import SoundClasses, band_matrix, shape, spread_matrix
 
 BINS = 601
 BIN_HZ = 20.0
@@ -29,7 +32,8 @@ class VoiceConversion:
     deviations from the sentence mean. warp: envelope frequency scale (1.1 = formants 10 % higher,
     a shorter vocal tract). eq_*_db: gains at 250 Hz, 1, 3 and 7 kHz, interpolated on log-frequency.
     breath_db: gain of the noise branch (aperiodicity). envelope_db: measured gains at
-    ENVELOPE_BANDS mel-spaced centres (envelope_centres_hz), or () for none; not searched."""
+    ENVELOPE_BANDS mel-spaced centres (envelope_centres_hz), or () for none; not searched.
+    classes: frame-level corrections by class of sound, or None; not searched."""
 
     f0_shift: float = 0.0
     f0_range: float = 1.0
@@ -40,16 +44,20 @@ class VoiceConversion:
     eq_7k_db: float = 0.0
     breath_db: float = 0.0
     envelope_db: tuple[float, ...] = ()
+    classes: SoundClasses | None = None
 
     def as_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {name: round(float(getattr(self, name)), 4) for name in SEARCHED}
         d["envelope_db"] = [round(float(x), 2) for x in self.envelope_db]
+        if self.classes is not None:
+            d["classes"] = self.classes.as_dict()
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "VoiceConversion":
+        classes = SoundClasses.from_dict(d["classes"]) if d.get("classes") else None
         return cls(**{name: float(d[name]) for name in SEARCHED},
-                   envelope_db=tuple(float(x) for x in d.get("envelope_db", ())))
+                   envelope_db=tuple(float(x) for x in d.get("envelope_db", ())), classes=classes)
 
     def vector(self) -> np.ndarray:
         """The searched parameters (not the measured envelope)."""
@@ -62,10 +70,11 @@ class VoiceConversion:
         """`share` of the way from no conversion to this one (0 = identity, 1 = self)."""
         identity = VoiceConversion()
         return replace(identity.with_vector(identity.vector() * (1 - share) + self.vector() * share),
-                       envelope_db=tuple(share * x for x in self.envelope_db))
+                       envelope_db=tuple(share * x for x in self.envelope_db),
+                       classes=None if self.classes is None else self.classes.scaled(share))
 
 
-SEARCHED = tuple(f.name for f in fields(VoiceConversion) if f.name != "envelope_db")
+SEARCHED = tuple(f.name for f in fields(VoiceConversion) if f.name not in ("envelope_db", "classes"))
 
 
 def envelope_centres_hz() -> np.ndarray:
@@ -114,10 +123,37 @@ def convert_vocoder_frames(frames: tuple[np.ndarray, ...], c: VoiceConversion) -
         return frames
     lh, th, ln, lr, phi, f0 = frames
     gain = _eq_gain(c, np.arange(BINS) * BIN_HZ)
+    if c.classes is not None:
+        gain = gain + _class_gain(c.classes, vocoder_features(frames), f0 > VOICED_HZ,
+                                  np.arange(BINS) * BIN_HZ) * np.float32(_NEPER_PER_DB)
     lh = _warp(lh, c.warp) + gain
     ln = _warp(ln, c.warp) + gain + np.float32(c.breath_db * _NEPER_PER_DB)
     lr = _warp(lr, c.warp) + gain
     return lh, _warp(th, c.warp), ln, lr, phi, convert_f0(f0, c)
+
+
+@lru_cache(maxsize=8)
+def _matrices(bins: int, top_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    freqs = np.linspace(0, top_hz, bins)
+    return band_matrix(freqs, envelope_centres_hz()), spread_matrix(freqs, envelope_centres_hz())
+
+
+def vocoder_features(frames: tuple[np.ndarray, ...]) -> np.ndarray:
+    """[F, bands] spectral shape (dB) of hibari's frames, from the harmonic envelope."""
+    to_bands, _ = _matrices(BINS, (BINS - 1) * BIN_HZ)
+    return shape((frames[0].T * (20 / np.log(10))) @ to_bands)
+
+
+def world_features(sp: np.ndarray, sample_rate: int) -> np.ndarray:
+    """[T, bands] spectral shape (dB) of a WORLD envelope [T, bins] (power)."""
+    to_bands, _ = _matrices(sp.shape[1], sample_rate / 2)
+    return shape((10 * np.log10(np.maximum(sp, 1e-16))) @ to_bands)
+
+
+def _class_gain(classes: SoundClasses, features: np.ndarray, voiced: np.ndarray, freqs_hz: np.ndarray) -> np.ndarray:
+    """[bins, F] dB of the class corrections."""
+    _, to_bins = _matrices(len(freqs_hz), float(freqs_hz[-1]))
+    return (classes.frame_corrections_db(features, voiced) @ to_bins).T.astype(np.float32)
 
 
 def convert_world(f0: np.ndarray, sp: np.ndarray, ap: np.ndarray, sample_rate: int,
@@ -128,6 +164,9 @@ def convert_world(f0: np.ndarray, sp: np.ndarray, ap: np.ndarray, sample_rate: i
         return f0, sp, ap
     freqs = np.linspace(0, sample_rate / 2, sp.shape[1])
     gain = _eq_gain(c, freqs)[:, 0].astype(np.float64)
+    if c.classes is not None:
+        gain = gain[None, :] + _class_gain(c.classes, world_features(sp, sample_rate), f0 > VOICED_HZ, freqs).T \
+            * _NEPER_PER_DB
     log_sp = _warp(np.log(np.maximum(sp, 1e-16)).T, c.warp).T + 2 * gain
     breath = 2 * c.breath_db * _NEPER_PER_DB
     ap = np.clip(_warp(ap.T, c.warp).T * np.exp(breath), 1e-3, 1 - 1e-3)

@@ -13,13 +13,21 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from consent.details import FittedVoice
-from voicekit.cloning.conversion import VOICED_HZ, VoiceConversion, convert_vocoder_frames, convert_world
+from voicekit.cloning.conversion import (
+    VOICED_HZ,
+    VoiceConversion,
+    convert_vocoder_frames,
+    convert_world,
+    vocoder_features,
+    world_features,
+)
 from voicekit.engines.base import Capabilities, Engine
 from voicekit.errors import EngineUnavailable
 from voicekit.timing import WordTiming
 
 CONVERTIBLE_BASES = ("heart", "joe")
 WORLD_FRAME_MS = 5.0
+VOCODER_FRAME_MS = 12.5  # hibari's frame period
 # WORLD's resynthesis costs quality that vocoder-domain conversion does not (bench/cloning.py: with
 # joe nearer the target by up to 0.12, cloning from heart still scored as high or higher, with a
 # lower word error rate and at 100x instead of 6x real time; on 2026-11-22 flite kal16, with joe
@@ -44,6 +52,7 @@ class Renderer(Protocol):
     def prepare(self, sentence: str, speed: float = 1.0) -> Any: ...
     def prepare_timed(self, sentence: str, speed: float = 1.0) -> tuple[Any, list[WordTiming] | None]: ...
     def voiced_f0(self, prepared: Any) -> np.ndarray: ...
+    def features(self, prepared: Any) -> tuple[np.ndarray, np.ndarray, float]: ...
     def unvoiced(self, prepared: Any) -> Any: ...
     def render(self, prepared: Any, conversion: VoiceConversion) -> np.ndarray: ...
 
@@ -63,6 +72,11 @@ class VocoderRenderer:
 
     def voiced_f0(self, prepared: list[tuple[np.ndarray, ...]]) -> np.ndarray:
         return np.concatenate([f[5][f[5] > VOICED_HZ] for f in prepared] or [np.zeros(0)])
+
+    def features(self, prepared: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, np.ndarray, float]:
+        """Spectral shape per frame [F, bands], which frames are voiced, and the frame period (ms)."""
+        return (np.concatenate([vocoder_features(f) for f in prepared]),
+                np.concatenate([f[5] > VOICED_HZ for f in prepared]), VOCODER_FRAME_MS)
 
     def unvoiced(self, prepared: list[tuple[np.ndarray, ...]]) -> list[tuple[np.ndarray, ...]]:
         """Whispered: no pulses; the noise branch takes the harmonic envelope's level, less the
@@ -110,6 +124,10 @@ class WorldRenderer:
 
     def voiced_f0(self, prepared: tuple[np.ndarray, ...]) -> np.ndarray:
         return prepared[0][prepared[0] > VOICED_HZ]
+
+    def features(self, prepared: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray, float]:
+        f0, sp, _ = prepared
+        return world_features(sp, self.engine.sample_rate), f0 > VOICED_HZ, WORLD_FRAME_MS
 
     def unvoiced(self, prepared: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
         """Whispered: WORLD makes every frame without f0 from noise shaped by the envelope."""

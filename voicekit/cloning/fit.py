@@ -16,7 +16,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from voicekit.cloning.conversion import EQ_CENTRES_HZ, VoiceConversion, envelope_centres_hz
+from voicekit.cloning.classes import SoundClasses, learn
+from voicekit.cloning.conversion import EQ_CENTRES_HZ, VoiceConversion, envelope_centres_hz, world_features
 
 FIT_SENTENCES = (
     "The old lighthouse keeper climbed the winding stairs every evening to light the lamp.",
@@ -52,6 +53,8 @@ class FitReport:
     blend: float
     evaluations: int
     seconds: float
+    fitting_s: float = 0.0  # seconds of the person's speech fitted on
+    held_out_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {k: round(float(v), 4) for k, v in self.__dict__.items()}
@@ -100,6 +103,33 @@ def measured_envelope(person: np.ndarray, base: np.ndarray, bandwidth: tuple[flo
     return tuple(float(x) for x in np.clip(diff, -MAX_ENVELOPE_DB, MAX_ENVELOPE_DB))
 
 
+def world_shapes(samples16k: np.ndarray, frame_ms: float) -> tuple[np.ndarray, np.ndarray]:
+    """WORLD's spectral shape per frame of 16 kHz speech [T, bands], and which frames are voiced."""
+    import pyworld
+
+    x = samples16k.astype(np.float64)
+    f0, t = pyworld.dio(x, 16000, frame_period=frame_ms)
+    f0 = pyworld.stonemask(x, f0, t, 16000)
+    return world_features(pyworld.cheaptrick(x, f0, t, 16000), 16000), f0 > 0
+
+
+def sound_classes(renderer, prepared: list, conversion: VoiceConversion, person16k: np.ndarray) -> SoundClasses:
+    """Class corrections (voicekit.cloning.classes) of the base voice's fit sentences, globally
+    converted, towards the person."""
+    from voicekit.audio import resample
+
+    own, base_world = [], []
+    for p in prepared:
+        features, voiced, frame_ms = renderer.features(p)
+        rendered = resample(renderer.render(p, conversion), renderer.engine.sample_rate, 16000)
+        world, _ = world_shapes(rendered, frame_ms)
+        n = min(len(features), len(world))
+        own.append(features[:n][voiced[:n]])
+        base_world.append(world[:n][voiced[:n]])
+    person, person_voiced = world_shapes(person16k, 10.0)
+    return learn(np.concatenate(own), np.concatenate(base_world), person[person_voiced])
+
+
 def _bounds(start: VoiceConversion, bandwidth: tuple[float, float]) -> list[tuple[float, float]]:
     pitch_ratio = start.f0_shift * np.log(2) / 12
     warp_centre = np.exp(WARP_PER_PITCH * pitch_ratio)
@@ -120,9 +150,12 @@ def fit_conversion(
     embed: Callable[[np.ndarray], np.ndarray],
     transcribe: Callable[[np.ndarray], str],
     max_evaluations: int = 90,
+    frame_level: bool = True,
 ) -> tuple[VoiceConversion, FitReport]:
     """renderer: the base voice (voicekit.cloning.engine.renderer_for). enrollment, held_out: the person's speech,
-    float32 mono 16 kHz. embed: 16 kHz audio -> unit embedding. transcribe: 16 kHz audio -> words."""
+    float32 mono 16 kHz. embed: 16 kHz audio -> unit embedding. transcribe: 16 kHz audio -> words.
+    frame_level: learn the class corrections (voicekit.cloning.classes); False fits the global
+    conversion alone (bench/cloning.py compares the two)."""
     from scipy.optimize import minimize
 
     from voicekit.audio import resample
@@ -144,6 +177,8 @@ def fit_conversion(
                             warp=float(np.exp(WARP_PER_PITCH * shift * np.log(2) / 12)))
     bandwidth = bandwidth_hz(enrollment)
     start = replace(start, envelope_db=measured_envelope(enrollment, speech(fit_frames, start), bandwidth))
+    if frame_level:
+        start = replace(start, classes=sound_classes(renderer, fit_frames, start, enrollment))
     bounds = _bounds(start, bandwidth)
     evaluations = 0
 
@@ -176,7 +211,7 @@ def fit_conversion(
         heldout_secs_base=float(np.dot(embed(base_speech), held)),
         heldout_secs_fitted=float(np.dot(embed(fitted_speech), held)),
         wer_base=wer_base, wer_fitted=wer_fitted, blend=blend, evaluations=evaluations,
-        seconds=time.perf_counter() - started,
+        seconds=time.perf_counter() - started, fitting_s=len(enrollment) / 16000, held_out_s=len(held_out) / 16000,
     )
     return chosen, report
 

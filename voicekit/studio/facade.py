@@ -205,7 +205,8 @@ class Studio:
         one core), and store and return the signed profile.
 
         Raises ChallengeInvalid, EnrollmentRefused (every failed check, with its figures), BadInput
-        (TooLong for a recording over enrollment.MAX_RECORDING_S) or UnreadableAudio. A refusal
+        (TooLong for a recording over enrollment.MAX_RECORDING_S, or references over
+        enrollment.MAX_REFERENCES_S in all) or UnreadableAudio. A refusal
         counts against the challenge (three and it is spent) and is written to the ledger;
         nothing else changes.
         """
@@ -215,7 +216,7 @@ class Studio:
         challenge = self.registry.challenge(challenge_id)
         challenge.usable_by(name, now)
         consent_recording = enrollment.recording(consent)
-        recordings = [enrollment.recording(r) for r in references]
+        recordings = enrollment.references(references)
         watermark_p = {r.label: enrollment.watermark_p(r, self.watermarker, self.ledger, self.keys)
                        for r in [consent_recording, *recordings]}
         enroller = self._enroller = self._enroller or Enroller()
@@ -227,7 +228,7 @@ class Studio:
                 "audio_sha256": [r.sha256 for r in [consent_recording, *recordings]],
             }, now=now)
             raise EnrollmentRefused(assessment.failures)
-        fitted = enrollment.fitted_voice(self.voices, enroller, recordings)
+        fitted = enrollment.fitted_voice(self.voices, enroller, recordings, consent_recording)
         profile = enroller.profile(challenge, consent_recording, recordings, assessment, embedding, scopes,
                                    expires_at, now, references_sealed=keep_references, voice=fitted)
         folder = self._references_folder(profile.voice_id)
