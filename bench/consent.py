@@ -33,7 +33,9 @@ import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 
 RATE = 16000
-ASTERISK = Path("/usr/share/asterisk/sounds/en")
+# The package installs the prompts under en_US_f_Allison; `en` is a link that asterisk itself adds.
+ASTERISK = next((p for p in (Path("/usr/share/asterisk/sounds/en"), Path("/usr/share/asterisk/sounds/en_US_f_Allison"))
+                 if p.exists()), Path("/usr/share/asterisk/sounds/en"))
 SPHINX = Path("/usr/share/pocketsphinx/test/data")
 SENTENCES = [
     "The old lighthouse keeper climbed the winding stairs every evening to light the lamp.",

@@ -19,9 +19,12 @@ from dataclasses import dataclass
 NEGATION_PRIOR = 1e-20
 # The name may also be heard as any run of phonemes (a loop over single-phoneme words): a name said
 # otherwise than its dictionary or espeak pronunciation then no longer lends its leftover sounds to
-# a negation ("Nguyen. I agree" heard as "can't agree"), and choosing the name's own words over the
-# loop is evidence that the name was said.
-NAME_LOOP_PRIOR = 1e-9
+# a negation, and choosing the name's own words over the loop is evidence that the name was said.
+# Measured on bench/consent_names.py's readings (120 genuine, and the same readings offered for
+# another name): at a prior of 1e-9 the name was heard in 103 genuine readings and 0 others, 1e-15
+# 105/0, 1e-20 108/0, 1e-25 109/0, and at 1e-30 118/98: there the loop falls outside pocketsphinx's
+# word beam (7e-29) and any name passes. 1e-20 keeps ten orders of magnitude from that edge.
+NAME_LOOP_PRIOR = 1e-20
 PHONES = tuple("AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH UH UW V W Y Z "
                "ZH".split())
 PHONE_WORD_PREFIX = "_"
