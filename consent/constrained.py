@@ -6,10 +6,11 @@ pronunciations ("Nora Knott", "voicekit" read as "boys are kids"), and refused g
 their names (issue 16). Here the name and the consent words are fixed, and negations may only stand
 where they change what is agreed to: before or in place of "agree", around "may create", and
 before or after the whole reading. A negated form enters the search with a tiny prior (NEGATION_PRIOR)
-so that it wins only where its sounds were said; measured with bench/consent.py, a prior of
-1e-20 kept every negated reading refused while sound-alikes stopped winning.
+so that it wins only where its sounds were said. Measured on bench/consent_names.py's readings (120
+genuine, 120 negated): from 1e-2 to 1e-10 sound-alikes won in 6 genuine readings, at 1e-20 in 3 with
+every negated reading still caught, and at 1e-30 71 of the 120 negated readings went unheard.
 
-The challenge words are decoded against the whole word list, not the three expected, so a replayed
+The challenge words are decoded against the whole word list, not the four expected, so a replayed
 reading of another challenge is heard as its own words.
 """
 from __future__ import annotations
