@@ -91,7 +91,7 @@ def consent_grammar(phrase_words: list[str], name_span: range, nonce_span: range
             i += 1
             continue
         for part, negated in NEGATED_FORMS.items():
-            if i not in name_span and tuple(phrase_words[i:i + len(part)]) == part:
+            if tuple(phrase_words[i:i + len(part)]) == part:
                 slots.append([_Path(part, 1.0, False)]
                              + [_Path(tuple(n.split()), NEGATION_PRIOR, True) for n in negated])
                 i += len(part)

@@ -60,17 +60,27 @@ class FitReport:
         return {k: round(float(v), 4) for k, v in self.__dict__.items()}
 
 
-def median_log_f0(samples16k: np.ndarray) -> tuple[float, float]:
-    """Median and spread (std) of log-f0 over voiced frames of 16 kHz speech (WORLD's DIO + StoneMask)."""
+def world_f0(samples16k: np.ndarray, frame_ms: float = 10.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """16 kHz speech as float64, its f0 per frame (0 where unvoiced) and the frame times: WORLD's
+    DIO refined by StoneMask."""
     import pyworld
 
     x = samples16k.astype(np.float64)
-    f0, t = pyworld.dio(x, 16000, frame_period=10.0)
-    f0 = pyworld.stonemask(x, f0, t, 16000)
+    f0, t = pyworld.dio(x, 16000, frame_period=frame_ms)
+    return x, pyworld.stonemask(x, f0, t, 16000), t
+
+
+def log_f0_stats(f0: np.ndarray) -> tuple[float, float]:
+    """Median and spread (std) of log-f0 over the voiced frames of a 10 ms f0 track."""
     voiced = np.log(f0[f0 > 40])
     if len(voiced) < 10:
         raise ValueError("too little voiced speech to measure pitch")
     return float(np.median(voiced)), float(np.std(voiced))
+
+
+def median_log_f0(samples16k: np.ndarray) -> tuple[float, float]:
+    """Median and spread (std) of log-f0 over voiced frames of 16 kHz speech."""
+    return log_f0_stats(world_f0(samples16k)[1])
 
 
 def average_spectrum_db(samples16k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -104,18 +114,16 @@ def measured_envelope(person: np.ndarray, base: np.ndarray, bandwidth: tuple[flo
 
 
 def world_shapes(samples16k: np.ndarray, frame_ms: float) -> tuple[np.ndarray, np.ndarray]:
-    """WORLD's spectral shape per frame of 16 kHz speech [T, bands], and which frames are voiced."""
+    """WORLD's spectral shape per frame of 16 kHz speech [T, bands], and its f0 per frame."""
     import pyworld
 
-    x = samples16k.astype(np.float64)
-    f0, t = pyworld.dio(x, 16000, frame_period=frame_ms)
-    f0 = pyworld.stonemask(x, f0, t, 16000)
-    return world_features(pyworld.cheaptrick(x, f0, t, 16000), 16000), f0 > 0
+    x, f0, t = world_f0(samples16k, frame_ms)
+    return world_features(pyworld.cheaptrick(x, f0, t, 16000), 16000), f0
 
 
-def sound_classes(renderer, prepared: list, conversion: VoiceConversion, person16k: np.ndarray) -> SoundClasses:
+def sound_classes(renderer, prepared: list, conversion: VoiceConversion, person: np.ndarray) -> SoundClasses:
     """Class corrections (voicekit.cloning.classes) of the base voice's fit sentences, globally
-    converted, towards the person."""
+    converted, towards the person (their voiced frames' shapes, from world_shapes)."""
     from voicekit.audio import resample
 
     own, base_world = [], []
@@ -126,8 +134,7 @@ def sound_classes(renderer, prepared: list, conversion: VoiceConversion, person1
         n = min(len(features), len(world))
         own.append(features[:n][voiced[:n]])
         base_world.append(world[:n][voiced[:n]])
-    person, person_voiced = world_shapes(person16k, 10.0)
-    return learn(np.concatenate(own), np.concatenate(base_world), person[person_voiced])
+    return learn(np.concatenate(own), np.concatenate(base_world), person)
 
 
 def _bounds(start: VoiceConversion, bandwidth: tuple[float, float]) -> list[tuple[float, float]]:
@@ -170,7 +177,8 @@ def fit_conversion(
 
     target, held = embed(enrollment), embed(held_out)
     base_f0 = np.concatenate([renderer.voiced_f0(p) for p in fit_frames])
-    person_median, person_spread = median_log_f0(enrollment)
+    person_shapes, person_f0 = world_shapes(enrollment, 10.0)  # one analysis: the pitch and the classes
+    person_median, person_spread = log_f0_stats(person_f0)
     shift = 12 * (person_median - float(np.median(np.log(base_f0)))) / np.log(2)
     spread = person_spread / max(float(np.std(np.log(base_f0))), 1e-3)
     start = VoiceConversion(f0_shift=shift, f0_range=float(np.clip(spread, 0.7, 1.4)),
@@ -178,7 +186,7 @@ def fit_conversion(
     bandwidth = bandwidth_hz(enrollment)
     start = replace(start, envelope_db=measured_envelope(enrollment, speech(fit_frames, start), bandwidth))
     if frame_level:
-        start = replace(start, classes=sound_classes(renderer, fit_frames, start, enrollment))
+        start = replace(start, classes=sound_classes(renderer, fit_frames, start, person_shapes[person_f0 > 0]))
     bounds = _bounds(start, bandwidth)
     evaluations = 0
 
