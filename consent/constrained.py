@@ -29,6 +29,8 @@ NAME_LOOP_PRIOR = 1e-20
 PHONES = tuple("AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH UH UW V W Y Z "
                "ZH".split())
 PHONE_WORD_PREFIX = "_"
+# A name word's further pronunciations enter the grammar as their own words: "keenan~1".
+VARIANT_MARK = "~"
 # Negated forms of a part of the phrase: (the words of the phrase, their negated alternatives).
 NEGATED_FORMS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("i", "agree"): (
@@ -53,8 +55,8 @@ NEGATED_ASIDES = (
 @dataclass(frozen=True)
 class ConstrainedReading:
     """What the constrained pass heard: the words (None when the reading does not follow the phrase
-    at all), the negated forms chosen, the challenge words heard in their places, and whether the
-    name's own words were chosen over a run of any phonemes."""
+    at all), the negated forms chosen, the challenge words heard in their places, and whether one of
+    the name's pronunciations was chosen over a run of any phonemes."""
 
     words: tuple[str, ...] | None
     negated: tuple[str, ...]
@@ -73,17 +75,20 @@ class _Path:
 
 
 def consent_grammar(phrase_words: list[str], name_span: range, nonce_span: range,
-                    vocabulary: tuple[str, ...]) -> list[list[_Path]]:
+                    vocabulary: tuple[str, ...], name_variants: tuple[tuple[str, ...], ...] = ()) -> list[list[_Path]]:
     """The reading as a sequence of slots, each a choice of word paths.
 
-    phrase_words: the spoken words of the phrase; name_span and nonce_span index into them."""
+    phrase_words: the spoken words of the phrase; name_span and nonce_span index into them.
+    name_variants: the name as words of other pronunciations (see VARIANT_MARK), each as likely as
+    the name's own words."""
     asides = [_Path((), 1.0, False)] + [_Path(tuple(a.split()), NEGATION_PRIOR, True) for a in NEGATED_ASIDES]
     slots: list[list[_Path]] = [asides]
     i = 0
     while i < len(phrase_words):
         if i == name_span.start and name_span:
-            slots.append([_Path(tuple(phrase_words[i:name_span.stop]), 1.0, name=True),
-                          _Path((), NAME_LOOP_PRIOR, loop=True)])
+            names = dict.fromkeys((tuple(phrase_words[i:name_span.stop]),) + name_variants)
+            slots.append([_Path(words, 1.0, name=True) for words in names]
+                         + [_Path((), NAME_LOOP_PRIOR, loop=True)])
             i = name_span.stop
             continue
         if i in nonce_span:

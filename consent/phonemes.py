@@ -58,20 +58,29 @@ class Lexicon:
         return word.lower() in self._entries
 
     def phones(self, word: str) -> tuple[str, ...]:
+        """The first dictionary pronunciation, else espeak-ng's."""
         word = word.lower()
         known = self._entries.get(word)
-        return known if known is not None else _espeak_phones(word)
+        return known[0] if known is not None else _espeak_phones(word)
+
+    def pronunciations(self, word: str) -> tuple[tuple[str, ...], ...]:
+        """Every pronunciation we can put to a word: the dictionary's alternatives and espeak-ng's
+        reading, without repeats. People say their names in ways one dictionary entry does not
+        hold ("Bono", "Nguyen"), so a name is looked for in all of them."""
+        word = word.lower()
+        found = self._entries.get(word, ()) + (_espeak_phones(word),)
+        return tuple(dict.fromkeys(p for p in found if p))
 
 
 @lru_cache(maxsize=4)
-def _load_cmudict(path: Path) -> dict[str, tuple[str, ...]]:
-    entries: dict[str, tuple[str, ...]] = {}
+def _load_cmudict(path: Path) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """word -> its pronunciations, the first one first ("word(2)" lines are alternatives)."""
+    entries: dict[str, tuple[tuple[str, ...], ...]] = {}
     with open(path, encoding="utf-8") as f:
         for line in f:
             word, _, pron = line.partition(" ")
-            if "(" in word:  # alternative pronunciations: keep the first
-                continue
-            entries[word] = tuple(re.sub(r"\d", "", p) for p in pron.split())
+            word = word.split("(")[0]
+            entries[word] = entries.get(word, ()) + (tuple(re.sub(r"\d", "", p) for p in pron.split()),)
     return entries
 
 

@@ -16,6 +16,7 @@ alone hears "don't" in "Dunne" and "cannot" in a strange "voicekit" (issue 16).
 """
 from __future__ import annotations
 
+import itertools
 import secrets
 import threading
 from dataclasses import asdict, dataclass, replace
@@ -25,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from consent.constrained import PHONE_WORD_PREFIX, ConstrainedReading, consent_grammar, parse, transitions
+from consent.constrained import (PHONE_WORD_PREFIX, VARIANT_MARK, ConstrainedReading, consent_grammar, parse,
+                                 transitions)
 from consent.phonemes import Alignment, Lexicon, align, words_of
 
 RECOGNISER_RATE = 16000
@@ -46,6 +48,8 @@ NEGATIONS = frozenset(
     "wasn't weren't shouldn't refuse refused refuses withdraw withdrawn withdraws deny denied "
     "decline declined disagree disagreed revoke revoked objected reject nobody none nothing unwilling".split()
 )
+# How many pronunciations of a whole name (one per word, combined) the constrained pass tries.
+MAX_NAME_VARIANTS = 16
 
 
 @lru_cache(maxsize=1)
@@ -174,15 +178,14 @@ class StatementChecker:
         """The second pass: the reading decoded against the phrase for `name` and its negated forms
         (consent.constrained), the challenge words against the whole word list."""
         phrase, name_span, nonce_span = self._phrase_parts(name, nonce)
-        slots = consent_grammar(phrase, name_span, nonce_span, nonce_vocabulary())
+        variants = self.name_variants([phrase[i] for i in name_span])
+        slots = consent_grammar(phrase, name_span, nonce_span, nonce_vocabulary(), tuple(variants))
         final, arcs = transitions(slots)
         decoder = self._constrained_decoder
         with self._lock:
             for word in {arc[3] for arc in arcs if len(arc) == 4}:
                 if decoder.lookup_word(word) is None:
-                    phones = (word[len(PHONE_WORD_PREFIX):].upper(),) if word.startswith(PHONE_WORD_PREFIX) \
-                        else self.lexicon.phones(word)
-                    decoder.add_word(word, " ".join(phones), True)
+                    decoder.add_word(word, " ".join(self._token_phones(word)), True)
             decoder.add_fsg("consent", decoder.create_fsg("consent", 0, final, arcs))
             decoder.activate_search("consent")
             hypothesis = _decode(decoder, samples).hyp()
@@ -192,6 +195,19 @@ class StatementChecker:
             return ConstrainedReading(None, (), ())
         return ConstrainedReading(words, tuple(" ".join(p.words) for p in paths if p.negated),
                                   tuple(p.words[0] for p in paths if p.nonce), any(p.name for p in paths))
+
+    def name_variants(self, name_words: list[str]) -> list[tuple[str, ...]]:
+        """The name's words under each combination of their pronunciations (the first one plain, the
+        others as "word~k" tokens), at most MAX_NAME_VARIANTS."""
+        per_word = [[w if k == 0 else f"{w}{VARIANT_MARK}{k}" for k in range(len(self.lexicon.pronunciations(w)))]
+                    for w in name_words]
+        return list(itertools.islice(itertools.product(*per_word), MAX_NAME_VARIANTS))
+
+    def _token_phones(self, token: str) -> tuple[str, ...]:
+        if token.startswith(PHONE_WORD_PREFIX):
+            return (token[len(PHONE_WORD_PREFIX):].upper(),)
+        word, _, k = token.partition(VARIANT_MARK)
+        return self.lexicon.pronunciations(word)[int(k)] if k else self.lexicon.phones(word)
 
     def check(self, samples: np.ndarray, name: str, nonce: tuple[str, ...]) -> StatementCheck:
         """samples: the reading, float32 mono at 16 kHz."""
