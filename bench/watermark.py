@@ -4,7 +4,14 @@ false-positive rate of at most 1e-6, plus imperceptibility and speed.
 Corpus: marked clips of 5 s and 10 s from both house voices (rendered by the engines directly, then
 marked with a bench key) and unmarked audio: real human speech from Debian's asterisk-core-sounds-en-wav
 and pocketsphinx-testdata (`bash bench/setup.sh` installs them) plus unmarked synthetic speech.
-Every clip goes through every edit; marked clips must be found, unmarked ones never.
+Every clip goes through every edit (detection/edits.py: AudioSeal's, MP3 128 and crop, and the
+pitch/tempo/speed/reverb/music edits of issue 17) and through babble: four other human voices mixed
+in at 0 dB; marked clips must be found, unmarked ones never.
+
+Perth (Resemble AI's neural watermark, `resemble-perth`, weights in its wheel) runs side by side:
+each original is marked by Perth too, goes through the same edits with the same random draws, and
+Perth's detector scores it; unmarked clips are scored as they are. Perth's own rule (score >= 0.5)
+and a threshold above every unmarked score are both reported. If Perth cannot run, the results say why.
 
 Detection is the auditor's (detection/audit.py): p = 2 x min(blind p, p of the matched test over
 the list decoder's candidates, counted as every possible codeword), "found" when p <= 1e-6. With a
@@ -110,26 +117,83 @@ def human_clips(minutes: float) -> list[np.ndarray]:
     return cut(stream, [10.0] * n)
 
 
+def babble(minutes: float, skip_minutes: float) -> np.ndarray:
+    """Four streams of human speech (after the unmarked corpus's share) summed with offsets: babble."""
+    from detection.decoding import decode_file
+    from voicekit.audio import resample
+
+    files = sorted(f for pattern in HUMAN_GLOBS for f in glob.glob(pattern, recursive=True))
+    stream = np.concatenate([resample(*decode_file(f), RATE) for f in files])
+    stream = stream[int(skip_minutes * 60 * RATE):] if len(stream) > int((skip_minutes + minutes) * 60 * RATE) else stream
+    n = int(minutes * 60 * RATE) // 4
+    return np.sum([np.roll(stream[k * n:(k + 1) * n], k * RATE // 3) for k in range(4)], axis=0)
+
+
+def perth_watermarker():
+    """(Perth's watermarker, None) or (None, why it cannot run)."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import perth
+
+            if perth.PerthImplicitWatermarker is None:
+                return None, "perth imported without PerthImplicitWatermarker (its torch/librosa imports failed)"
+            return perth.PerthImplicitWatermarker(), None
+    except Exception as e:  # any failure is reported in the results, not raised
+        return None, f"{type(e).__name__}: {e}"
+
+
 # -- measuring --------------------------------------------------------------------------------
 _WM = None
 _ISSUED: list[int] = []
+_EDITS: list = []
+_PERTH = None
 
 
-def _init(secret: bytes, issued: list[int]) -> None:
-    global _WM, _ISSUED
+def _init(secret: bytes, issued: list[int], background: np.ndarray) -> None:
+    global _WM, _ISSUED, _EDITS, _PERTH
+    import contextlib
+    import io
+
+    import torch
+
+    from detection.edits import ALL_EDITS, mixed
     from detection.watermark import KeyedWatermark, WatermarkKey  # noqa: F401 (the workers' own import)
 
+    torch.set_num_threads(1)
     _WM, _ISSUED = KeyedWatermark([WatermarkKey(secret)]), issued
+    _EDITS = list(ALL_EDITS) + [mixed("babble_0db", background, RATE, 0.0)]
+    with contextlib.redirect_stdout(io.StringIO()):
+        _PERTH = perth_watermarker()[0]
 
 
-def _attack(job: tuple[int, np.ndarray, int | None]) -> list[dict]:
-    """All edits on one clip: p-values (blind, ledger match) and the payload found."""
-    from detection.edits import ALL_EDITS
+def _perth_score(samples: np.ndarray, rate: int) -> float | None:
+    import warnings
 
-    index, clip, mark = job
+    if _PERTH is None or len(samples) == 0:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(np.mean(_PERTH.get_watermark(np.asarray(samples, np.float32), sample_rate=rate, round=False)))
+
+
+def _attack(job: tuple[int, np.ndarray, int | None, np.ndarray]) -> list[dict]:
+    """All edits on one clip: p-values (blind, ledger match) and the payload found; Perth's score
+    for the same clip marked by Perth (or left unmarked) after the same edit."""
+    import warnings
+
+    index, clip, mark, original = job
+    perth_clip = original
+    if _PERTH is not None and mark is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            perth_clip = np.asarray(_PERTH.apply_watermark(original, sample_rate=RATE), np.float32)
     rows = []
-    for e, edit in enumerate(ALL_EDITS):
+    for e, edit in enumerate(_EDITS):
         edited, rate = edit.apply(clip, RATE, np.random.default_rng([index, e]))
+        perth_edited, perth_rate = edit.apply(perth_clip, RATE, np.random.default_rng([index, e]))
         blind = _WM.detect(edited, rate)
         window = _WM.match(edited, rate, _ISSUED)
         listed = candidates(np.array(blind.soft_bits)) if blind.soft_bits else []
@@ -142,6 +206,7 @@ def _attack(job: tuple[int, np.ndarray, int | None]) -> list[dict]:
             "p_window": window.p_value, "n_issued": len(_ISSUED), "in_list": mark in listed,
             "payload": blind.mark_id if blind.mark_id is not None else window.payload_id,
             "matched": matched.mark_id if matched else None, "matched_window": window.mark_id,
+            "perth": _perth_score(perth_edited, perth_rate),
         })
     return rows
 
@@ -209,11 +274,11 @@ def ledger_wide_p(row: dict, outputs: int) -> float:
     return min(1.0, 2 * min(row["p_blind"], match))
 
 
-def summarise(rows: list[dict]) -> dict:
-    from detection.edits import ALL_EDITS
-
+def summarise(rows: list[dict], edits: list) -> dict:
+    unmarked_perth = [r["perth"] for r in rows if r["mark"] is None and r["perth"] is not None]
+    perth_strict = max(unmarked_perth, default=None)  # a threshold no unmarked clip reached
     table = {}
-    for edit in ALL_EDITS:
+    for edit in edits:
         marked = [r for r in rows if r["edit"] == edit.name and r["mark"] is not None]
         clean = [r for r in rows if r["edit"] == edit.name and r["mark"] is None]
         found = [audit_p(r) <= THRESHOLD for r in marked]
@@ -242,8 +307,15 @@ def summarise(rows: list[dict]) -> dict:
             "unmarked_p_below_0.01": float(np.mean([audit_p(r) <= 0.01 for r in clean])),
             "unmarked_p_below_0.1": float(np.mean([audit_p(r) <= 0.1 for r in clean])),
             "audioseal": AUDIOSEAL.get(edit.name),
+            "perth": _rate([r["perth"] >= 0.5 for r in marked if r["perth"] is not None]),
+            "perth_strict": _rate([r["perth"] > perth_strict for r in marked if r["perth"] is not None]),
+            "perth_false_positives": int(sum(r["perth"] >= 0.5 for r in clean if r["perth"] is not None)),
         }
     return table
+
+
+def _rate(flags: list[bool]) -> float | None:
+    return float(np.mean(flags)) if flags else None
 
 
 def speed_only() -> None:
@@ -283,7 +355,9 @@ def main() -> None:
     synthetic_unmarked = []
     for seed, voice in enumerate(("heart", "joe"), start=10):
         synthetic_unmarked += cut(render_stream(voice, 150, seed), [10.0] * 15)
-    human = human_clips(max(0.0, args.unmarked_minutes - len(synthetic_unmarked) * 10 / 60))
+    human_minutes = max(0.0, args.unmarked_minutes - len(synthetic_unmarked) * 10 / 60)
+    human = human_clips(human_minutes)
+    background = babble(4.0, human_minutes)
     print(f"corpus: {len(originals)} marked clips, {len(human)} human + {len(synthetic_unmarked)} synthetic "
           f"unmarked clips of 10 s ({time.perf_counter() - started:.0f} s)", flush=True)
 
@@ -292,20 +366,27 @@ def main() -> None:
     marks = [secrets.randbits(32) for _ in originals]
     marked = [wm.embed(c, RATE, m) for c, m in zip(originals, marks)]
     qualities = [quality(o, m) for o, m in zip(originals, marked)]
+    perth, perth_missing = perth_watermarker()
+    perth_qualities = [] if perth is None else [
+        quality(o, np.asarray(perth.apply_watermark(o, sample_rate=RATE), np.float32)[: len(o)]) for o in originals[:40]]
     speeds = speed(wm, originals[1::2][:20])
 
-    jobs = [(i, c, m) for i, (c, m) in enumerate(zip(marked, marks))]
-    jobs += [(len(jobs) + i, c, None) for i, c in enumerate(human + synthetic_unmarked)]
+    jobs = [(i, c, m, o) for i, (c, m, o) in enumerate(zip(marked, marks, originals))]
+    jobs += [(len(jobs) + i, c, None, c) for i, c in enumerate(human + synthetic_unmarked)]
     rows: list[dict] = []
-    with Pool(args.workers, initializer=_init, initargs=(secret, marks)) as pool:
+    with Pool(args.workers, initializer=_init, initargs=(secret, marks, background)) as pool:
         for n, result in enumerate(pool.imap_unordered(_attack, jobs, chunksize=2), start=1):
             rows += result
             if n % 50 == 0:
                 print(f"  {n}/{len(jobs)} clips attacked ({time.perf_counter() - started:.0f} s)", flush=True)
-    table = summarise(rows)
+    from detection.edits import ALL_EDITS, INVARIANCE_EDITS, mixed
+
+    table = summarise(rows, list(ALL_EDITS) + [mixed("babble_0db", background, RATE)])
+    added_names = [e.name for e in INVARIANCE_EDITS] + ["babble_0db"]
     audioseal_names = [e.name for e in AUDIOSEAL_EDITS if e.name != "identity"]
     average = float(np.mean([table[n]["detection"] for n in audioseal_names]))
     average_window = float(np.mean([table[n]["detection_window"] for n in audioseal_names]))
+    perth_average = _rate([table[n]["perth"] for n in audioseal_names if table[n]["perth"] is not None])
     average_before = {k: float(np.mean([table[n][k] for n in audioseal_names]))
                       for k in ("detection_ledger_wide", "detection_ledger_wide_1e6")}
     result = {
@@ -316,10 +397,16 @@ def main() -> None:
                    "unmarked_minutes": round((len(human) + len(synthetic_unmarked)) / 6, 1)},
         "average_detection_over_audioseal_edits": average,
         "average_detection_over_audioseal_edits_window": average_window,
+        "perth_average_detection_over_audioseal_edits": perth_average,
+        "detection_over_added_edits": {n: table[n]["detection"] for n in added_names},
         "average_detection_before_issue_14": average_before,
         "edits": table,
         "imperceptibility": {k: {"mean": float(np.mean([q[k] for q in qualities])),
                                  "min": float(np.min([q[k] for q in qualities]))} for k in ("si_snr", "pesq", "stoi")},
+        "perth_imperceptibility": {k: {"mean": float(np.mean([q[k] for q in perth_qualities])),
+                                       "min": float(np.min([q[k] for q in perth_qualities]))}
+                                   for k in ("si_snr", "pesq", "stoi")} if perth_qualities else None,
+        "perth_not_run": perth_missing,
         "speed_one_core": speeds,
         "not_measured": "EnCodec 24 kHz: needs EnCodec's weights, which are not available offline",
         "seconds": round(time.perf_counter() - started),
@@ -328,19 +415,24 @@ def main() -> None:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\n{'edit':<12} {'found':>6} {'window':>6} {'blind':>6} {'inlist':>6} {'attrib':>6} {'bits':>6} "
-          f"{'bits5s':>6} {'FP':>7} {'FPwin':>5} {'p<.01':>6} {'AudioSeal':>9}")
+          f"{'bits5s':>6} {'FP':>7} {'FPwin':>5} {'p<.01':>6} {'AudioSeal':>9} {'Perth':>6} {'Perth+':>6} {'PFP':>4}")
     for name, r in table.items():
         seal = "" if r["audioseal"] is None else f"{r['audioseal']:.2f}"
+        perth_cols = " ".join("     -" if r[k] is None else f"{r[k]:6.3f}" for k in ("perth", "perth_strict"))
         print(f"{name:<12} {r['detection']:6.3f} {r['detection_window']:6.3f} {r['detection_blind']:6.3f} "
               f"{r['in_list']:6.3f} {r['attributed']:6.3f} {r['bit_accuracy']:6.3f} {r['bit_accuracy_5s']:6.3f} "
               f"{r['false_positives']:>3}/{r['unmarked_clips']:<3} {r['false_positives_window']:>5} "
-              f"{r['unmarked_p_below_0.01']:6.3f} {seal:>9}")
+              f"{r['unmarked_p_below_0.01']:6.3f} {seal:>9} {perth_cols} {r['perth_false_positives']:>4}")
+    if perth_missing:
+        print(f"Perth did not run: {perth_missing}")
     print(f"average detection over AudioSeal's edits: {average:.3f}, with a window {average_window:.3f} "
-          "(AudioSeal 0.96)")
+          f"(AudioSeal 0.96; Perth measured here {perth_average})")
     print(f"before issue 14 (every ledger mark matched): {average_before['detection_ledger_wide']:.3f} with "
           f"{len(marked)} marks, {average_before['detection_ledger_wide_1e6']:.3f} with 10**6")
     for k, v in result["imperceptibility"].items():
         print(f"{k}: mean {v['mean']:.2f}, min {v['min']:.2f}")
+    for k, v in (result["perth_imperceptibility"] or {}).items():
+        print(f"Perth {k} (40 clips): mean {v['mean']:.2f}, min {v['min']:.2f}")
     print("speed (x real time, one core):", speeds)
     print(f"wrote {out} in {result['seconds']} s")
 

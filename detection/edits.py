@@ -9,7 +9,11 @@ are, as we read them, the unedited clip ("identity" here), 13 edits and EnCodec 
 is NOT included: it needs EnCodec's weights, which this project does not ship or download. So
 `AUDIOSEAL_EDITS` holds 14, identity first. `EXTRA_EDITS` adds MP3 at 128 kbps (the
 bitrate people actually share) and cropping a 3 s excerpt (a gap AudioSeal names: it was not
-trained for cropping). `ALL_EDITS` is both.
+trained for cropping). `INVARIANCE_EDITS` are the cheap, transparent edits someone stripping a mark
+would try (issue 17): pitch shifts of 1 and 3 semitones and tempo changes of 15 % by SoX's own
+effects (WSOLA, as audio editors do them), speed changes by resampling at factors between the
+searched ones, reverb, and music mixed in at 0 dB. `ALL_EDITS` is all three. `mixed` makes a
+mixing edit from any background (the benchmark mixes in babble of real voices).
 
 Strengths are taken literally from the table, which makes some of ours harsher than AudioSeal's
 code (facebookresearch/audioseal examples/attacks.py, audiocraft utils/audio_effects.py):
@@ -31,6 +35,8 @@ Codecs go through real encoders (FFmpeg's, via PyAV); see `_codec_round_trip`.
 from __future__ import annotations
 
 import io
+import shutil
+import subprocess
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -47,6 +53,7 @@ ECHO_DELAY_S, ECHO_VOLUME = 0.5, 0.5
 PINK_SIGMA, WHITE_SIGMA = 0.1, 0.05
 PINK_FLOOR_HZ = 20.0
 CROP_S = 3.0
+REVERB = ("reverb", "50", "50", "100")  # SoX: reverberance, HF damping, room scale (%)
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,90 @@ def _speed(x: np.ndarray, rate: int, rng: np.random.Generator) -> tuple[np.ndarr
     """AudioSeal's speed edit: resample to rate/1.25 and play the result at `rate`, so it lasts
     1/1.25 as long and every frequency rises by 1.25 (no pitch correction)."""
     return soxr.resample(x, rate, rate / SPEED, quality="HQ"), rate
+
+
+def _speed_by(factor: float) -> Transform:
+    """Play `factor` times as fast by resampling: shorter by `factor`, every frequency times `factor`."""
+
+    def transform(x: np.ndarray, rate: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+        return soxr.resample(x, rate, rate / factor, quality="HQ"), rate
+
+    return transform
+
+
+def _sox(*effect: str, keep_length: bool = True) -> Transform:
+    """Run SoX's `effect` on the samples (raw 32-bit float through pipes). keep_length: trim or pad
+    the result to the input's length (reverb adds a tail); a tempo change keeps its own length."""
+
+    def transform(x: np.ndarray, rate: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+        sox = shutil.which("sox")
+        if sox is None:
+            raise RuntimeError("SoX is not installed (`make setup` installs it): the pitch, tempo and reverb edits run it")
+        raw = ["-t", "f32", "-r", str(rate), "-c", "1"]
+        done = subprocess.run([sox, "-q", *raw, "-", *raw, "-", *effect], input=np.asarray(x, np.float32).tobytes(),
+                              capture_output=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"sox {' '.join(effect)} failed: {done.stderr.decode(errors='replace').strip()}")
+        y = np.frombuffer(done.stdout, np.float32)
+        return (_fit(y, len(x)) if keep_length else y.copy()), rate
+
+    return transform
+
+
+def _music(n: int, rate: int, rng: np.random.Generator) -> np.ndarray:
+    """n samples of generated music with unit standard deviation: a I-V-vi-IV progression of
+    plucked harmonic chords (random voicing and octave from rng), a bass line and a hi-hat of noise
+    bursts, at 100 beats per minute. A stand-in for a music bed that needs no recording."""
+    t = np.arange(n) / rate
+    beat = 0.6
+    out = np.zeros(n)
+    roots = (0, 7, 9, 5)  # semitones above the key's root
+    key_hz = 196.0 * 2 ** (rng.integers(0, 12) / 12)
+    for bar, start in enumerate(np.arange(0.0, n / rate, 4 * beat)):
+        root = key_hz * 2 ** (roots[bar % 4] / 12)
+        chord = (1.0, 2 ** (4 / 12) if roots[bar % 4] != 9 else 2 ** (3 / 12), 2 ** (7 / 12), 2.0)
+        for k in range(4):
+            at = start + k * beat
+            local = t - at
+            on = (local >= 0) & (local < 4 * beat)
+            envelope = np.exp(-3.0 * local[on])
+            for ratio in chord:
+                f = root * ratio * (1 + 0.002 * rng.standard_normal())
+                for harmonic in range(1, 6):
+                    out[on] += envelope * np.sin(2 * np.pi * f * harmonic * local[on]) / harmonic ** 1.5
+            out[on] += 1.5 * envelope * np.sin(np.pi * root * local[on])  # bass an octave below
+            hat = (local >= beat / 2) & (local < beat / 2 + 0.03)
+            out[hat] += 0.5 * rng.standard_normal(int(hat.sum())) * np.exp(-80 * (local[hat] - beat / 2))
+    std = out.std()
+    return out / std if std > 0 else out
+
+
+def _mix(background: Callable[[int, int, np.random.Generator], np.ndarray], snr_db: float) -> Transform:
+    """Add `background` (n, rate, rng -> n samples) scaled to `snr_db` below the clip's own power."""
+
+    def transform(x: np.ndarray, rate: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+        noise = background(len(x), rate, rng)
+        power, noise_power = float(np.mean(np.square(x, dtype=np.float64))), float(np.mean(noise ** 2))
+        if power == 0.0 or noise_power == 0.0:
+            return x.copy(), rate
+        return x + noise * np.sqrt(power / noise_power / 10 ** (snr_db / 10)), rate
+
+    return transform
+
+
+def mixed(name: str, background: np.ndarray, background_rate: int, snr_db: float = 0.0) -> Edit:
+    """An edit that mixes in a stretch of `background` (float mono at background_rate, looped if
+    short, its start drawn from the rng) at `snr_db` (0 dB: as loud as the clip)."""
+    source = np.asarray(background, np.float64)
+    if source.ndim != 1 or not np.any(source):
+        raise ValueError("a background must be non-silent mono samples")
+
+    def excerpt(n: int, rate: int, rng: np.random.Generator) -> np.ndarray:
+        at_rate = source if rate == background_rate else soxr.resample(source, background_rate, rate, quality="HQ")
+        start = int(rng.integers(0, len(at_rate)))
+        return np.resize(np.roll(at_rate, -start), n)
+
+    return Edit(name, f"{name} mixed in at {snr_db:g} dB SNR", _mix(excerpt, snr_db))
 
 
 def _resample_via(intermediate_hz: int) -> Transform:
@@ -262,7 +353,19 @@ EXTRA_EDITS: tuple[Edit, ...] = (
     Edit("mp3_128k", "MP3 128 kbps (LAME)", _codec_round_trip("libmp3lame", "mp3", 128_000)),
     Edit("crop_3s", "random 3 s excerpt", _crop),
 )
-ALL_EDITS: tuple[Edit, ...] = AUDIOSEAL_EDITS + EXTRA_EDITS
+INVARIANCE_EDITS: tuple[Edit, ...] = (
+    Edit("pitch_up_1", "pitch +1 semitone, tempo kept (SoX pitch 100)", _sox("pitch", "100")),
+    Edit("pitch_down_1", "pitch -1 semitone, tempo kept (SoX pitch -100)", _sox("pitch", "-100")),
+    Edit("pitch_up_3", "pitch +3 semitones, tempo kept (SoX pitch 300)", _sox("pitch", "300")),
+    Edit("pitch_down_3", "pitch -3 semitones, tempo kept (SoX pitch -300)", _sox("pitch", "-300")),
+    Edit("tempo_0.85", "tempo x0.85, pitch kept (SoX tempo, WSOLA)", _sox("tempo", "0.85", keep_length=False)),
+    Edit("tempo_1.15", "tempo x1.15, pitch kept (SoX tempo, WSOLA)", _sox("tempo", "1.15", keep_length=False)),
+    Edit("speed_0.9", "speed x0.9 by resampling (pitch falls, duration / 0.9)", _speed_by(0.9)),
+    Edit("speed_1.15", "speed x1.15 by resampling (pitch rises, duration / 1.15)", _speed_by(1.15)),
+    Edit("reverb", "SoX reverb 50 % in a 100 % room", _sox(*REVERB)),
+    Edit("music_0db", "generated music mixed in at 0 dB SNR", _mix(_music, 0.0)),
+)
+ALL_EDITS: tuple[Edit, ...] = AUDIOSEAL_EDITS + EXTRA_EDITS + INVARIANCE_EDITS
 
 
 def by_name(name: str) -> Edit:

@@ -18,7 +18,9 @@ class Verdict:
     payload_id: what the payload bits decode to at the best alignment (Reed-Solomon), or None.
     key_index: which of the keys given to the detector matched best (0 = the current key).
     offset_s: where, in the input's time, the first full watermark period starts.
-    scale: the playback speed at which the mark was found (1.25 = played 25 % fast).
+    scale: the playback speed at which the mark was found (1.25 = played 25 % fast); for a mark found
+        by the invariant layer, the time scale alone (a tempo change keeps the pitch).
+    pitch_cents: the pitch shift at which the invariant layer found the mark (0 for the payload layer).
     spans: (start_s, end_s) stretches of the input that carry the mark on their own.
     soft_bits: blind detection's soft payload bits at the best alignment (positive means 1), for
         list decoding (`payload.candidates`); () when the backend has none.
@@ -33,6 +35,7 @@ class Verdict:
     scale: float = 1.0
     spans: tuple[tuple[float, float], ...] = ()
     soft_bits: tuple[float, ...] = ()
+    pitch_cents: float = 0.0
 
     def watermarked(self, threshold: float) -> bool:
         return self.p_value <= threshold

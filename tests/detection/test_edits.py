@@ -4,7 +4,7 @@ import pytest
 from scipy.signal import butter, sosfilt
 
 from detection import edits
-from detection.edits import ALL_EDITS, AUDIOSEAL_EDITS, EXTRA_EDITS, by_name
+from detection.edits import ALL_EDITS, AUDIOSEAL_EDITS, EXTRA_EDITS, INVARIANCE_EDITS, by_name
 
 CODECS = ["aac_64k", "mp3_32k", "mp3_128k"]
 
@@ -37,13 +37,17 @@ def best_lag(reference: np.ndarray, edited: np.ndarray, max_lag: int = 3000) -> 
     return best
 
 
-def test_the_suite_is_audioseals_list_without_encodec_plus_mp3_128k_and_crop():
+def test_the_suite_is_audioseals_list_without_encodec_plus_mp3_128k_crop_and_the_invariance_edits():
     assert [e.name for e in AUDIOSEAL_EDITS] == [
         "identity", "bandpass", "highpass", "lowpass", "speed", "resample", "boost", "duck",
         "echo", "pink_noise", "white_noise", "smooth", "aac_64k", "mp3_32k",
     ]
     assert [e.name for e in EXTRA_EDITS] == ["mp3_128k", "crop_3s"]
-    assert ALL_EDITS == AUDIOSEAL_EDITS + EXTRA_EDITS
+    assert [e.name for e in INVARIANCE_EDITS] == [
+        "pitch_up_1", "pitch_down_1", "pitch_up_3", "pitch_down_3", "tempo_0.85", "tempo_1.15", "speed_0.9",
+        "speed_1.15", "reverb", "music_0db",
+    ]
+    assert ALL_EDITS == AUDIOSEAL_EDITS + EXTRA_EDITS + INVARIANCE_EDITS
     assert not any("encodec" in e.name for e in ALL_EDITS)
     assert "EnCodec" in edits.__doc__
 
@@ -78,8 +82,9 @@ def test_every_edit_returns_float32_mono_at_the_same_rate_deterministically(edit
     assert out.dtype == np.float32 and out.ndim == 1 and out_rate == rate
     assert np.isfinite(out).all()
     assert np.array_equal(out, again)
-    expected = {"speed": len(x) / 1.25, "crop_3s": 3 * rate}.get(edit.name, len(x))
-    assert abs(len(out) - expected) <= 2
+    expected = {"speed": len(x) / 1.25, "crop_3s": 3 * rate, "speed_0.9": len(x) / 0.9, "speed_1.15": len(x) / 1.15,
+                "tempo_0.85": len(x) / 0.85, "tempo_1.15": len(x) / 1.15}.get(edit.name, len(x))
+    assert abs(len(out) - expected) <= (0.01 * len(x) if edit.name.startswith("tempo") else 2)
 
 
 def test_stereo_input_is_refused():
@@ -250,3 +255,39 @@ def test_crop_returns_a_short_clip_whole():
     x = tones(16000, 2.5)
     out, _ = by_name("crop_3s").apply(x, 16000, np.random.default_rng(0))
     assert np.array_equal(out, x)
+
+
+def peak_hz(x: np.ndarray, rate: int) -> float:
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    return float(np.fft.rfftfreq(len(x), 1 / rate)[np.argmax(spectrum)])
+
+
+@pytest.mark.parametrize("name, pitch, duration", [
+    ("pitch_up_1", 2 ** (1 / 12), 1.0), ("pitch_down_3", 2 ** (-3 / 12), 1.0), ("tempo_0.85", 1.0, 1 / 0.85),
+    ("tempo_1.15", 1.0, 1 / 1.15), ("speed_0.9", 0.9, 1 / 0.9), ("speed_1.15", 1.15, 1 / 1.15),
+])
+def test_pitch_tempo_and_speed_move_what_they_say(name, pitch, duration):
+    rate = 16000
+    tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(4 * rate) / rate)).astype(np.float32)
+    out, _ = by_name(name).apply(tone, rate, np.random.default_rng(0))
+    assert peak_hz(out[rate // 2: -rate // 2], rate) == pytest.approx(440 * pitch, rel=0.01)
+    assert len(out) / len(tone) == pytest.approx(duration, rel=0.01)
+
+
+def test_reverb_adds_a_decaying_tail_to_a_click():
+    rate = 16000
+    click = np.zeros(rate, np.float32)
+    click[1000] = 0.9
+    out, _ = by_name("reverb").apply(click, rate, np.random.default_rng(0))
+    assert np.sqrt(np.mean(out[4000:8000] ** 2)) > 1e-4 > np.sqrt(np.mean(click[4000:8000] ** 2))
+
+
+def test_mixing_sets_the_background_to_the_asked_snr():
+    rate = 16000
+    x = tones(rate, 3.0)
+    for edit, snr in ((by_name("music_0db"), 0.0), (edits.mixed("babble", white(rate, 1.0), rate, 10.0), 10.0)):
+        out, _ = edit.apply(x, rate, np.random.default_rng(4))
+        added = out - x
+        assert 10 * np.log10(np.mean(x.astype(np.float64) ** 2) / np.mean(added ** 2)) == pytest.approx(snr, abs=0.01)
+    with pytest.raises(ValueError, match="non-silent mono"):
+        edits.mixed("nothing", np.zeros(100), rate)

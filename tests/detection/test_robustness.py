@@ -14,7 +14,7 @@ from detection.watermark import KeyedWatermark, WatermarkKey
 WM = KeyedWatermark([WatermarkKey(b"r" * 32)])
 MARK = 0x0BADCAFE
 ISSUED = [MARK] + list(range(1, 100))
-EVALUATION_STRENGTH = [e for e in edits.ALL_EDITS if e.name not in {"lowpass", "pink_noise", "white_noise"}]
+EVALUATION_STRENGTH = [e for e in edits.AUDIOSEAL_EDITS + edits.EXTRA_EDITS if e.name not in {"lowpass", "pink_noise", "white_noise"}]
 MILDER = [edits.filtered("lowpass", 1000.0), edits.noise("pink", 0.01), edits.noise("white", 0.005)]
 
 
