@@ -63,7 +63,7 @@ def test_speech_played_faster_is_found_at_its_speed(heart_samples):
     marked = wm.embed(heart_samples, 24000, 0x5EED)
     faster = soxr.resample(marked, 24000 * 1.25, 24000)  # AudioSeal's speed edit: 25 % faster, higher
     verdict = wm.detect(faster, 24000)
-    assert verdict.p_value <= RELEASE_P_VALUE and verdict.scale == 1.25 and verdict.mark_id == 0x5EED
+    assert verdict.p_value <= RELEASE_P_VALUE and abs(verdict.scale - 1.25) <= 0.01 and verdict.mark_id == 0x5EED
 
 
 def test_a_spliced_excerpt_is_localised_within_a_quarter_second(studio):
