@@ -11,7 +11,7 @@ in at 0 dB; marked clips must be found, unmarked ones never.
 Perth (Resemble AI's neural watermark, `resemble-perth`, weights in its wheel) runs side by side:
 each original is marked by Perth too, goes through the same edits with the same random draws, and
 Perth's detector scores it; unmarked clips are scored as they are. Perth's own rule (score >= 0.5)
-and a threshold above every unmarked score are both reported. If Perth cannot run, the results say why.
+and, per edit, a threshold above every unmarked clip's score after that edit are both reported. If Perth cannot run, the results say why.
 
 Detection is the auditor's (detection/audit.py): p = 2 x min(blind p, p of the matched test over
 the list decoder's candidates, counted as every possible codeword), "found" when p <= 1e-6. With a
@@ -275,14 +275,14 @@ def ledger_wide_p(row: dict, outputs: int) -> float:
 
 
 def summarise(rows: list[dict], edits: list) -> dict:
-    unmarked_perth = [r["perth"] for r in rows if r["mark"] is None and r["perth"] is not None]
-    perth_strict = max(unmarked_perth, default=None)  # a threshold no unmarked clip reached
     table = {}
     for edit in edits:
         marked = [r for r in rows if r["edit"] == edit.name and r["mark"] is not None]
         clean = [r for r in rows if r["edit"] == edit.name and r["mark"] is None]
         found = [audit_p(r) <= THRESHOLD for r in marked]
         five = [r for r in marked if r["seconds"] == 5.0]
+        # Perth at a threshold no unmarked clip reached after this edit (its empirical FPR 0 of n)
+        perth_strict = max((r["perth"] for r in clean if r["perth"] is not None), default=None)
         table[edit.name] = {
             "description": edit.description,
             "detection": float(np.mean(found)),
@@ -308,7 +308,8 @@ def summarise(rows: list[dict], edits: list) -> dict:
             "unmarked_p_below_0.1": float(np.mean([audit_p(r) <= 0.1 for r in clean])),
             "audioseal": AUDIOSEAL.get(edit.name),
             "perth": _rate([r["perth"] >= 0.5 for r in marked if r["perth"] is not None]),
-            "perth_strict": _rate([r["perth"] > perth_strict for r in marked if r["perth"] is not None]),
+            "perth_strict": None if perth_strict is None else _rate(
+                [r["perth"] > perth_strict for r in marked if r["perth"] is not None]),
             "perth_false_positives": int(sum(r["perth"] >= 0.5 for r in clean if r["perth"] is not None)),
         }
     return table

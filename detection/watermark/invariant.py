@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
+import scipy.fft
 from scipy.ndimage import uniform_filter1d
 
 from detection.watermark.pattern import WatermarkKey
@@ -53,6 +54,7 @@ MAX_SHIFT = int(round(MAX_SHIFT_SEMITONES * BANDS_PER_SEMITONE))  # in bands
 N_BANDS = ELEMENTS * BANDS_PER_ELEMENT + 2 * MAX_SHIFT
 PERIOD_FRAMES = BLOCK * PERIOD_BLOCKS
 _WINDOW = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT))
+_FFT_BANDS = scipy.fft.next_fast_len(N_BANDS)
 _OLA_SCALE = HOP / (N_FFT / 2)  # sqrt-Hann analysis and synthesis at 75 % overlap sum to N_FFT / (2 HOP)
 _LOG_FLOOR = 1e-10
 
@@ -103,18 +105,19 @@ def scan(x: np.ndarray, keys: list[WatermarkKey]) -> Finding:
     16 kHz); the test count is fixed by the length of x alone."""
     features = _features(np.asarray(x, np.float64))
     windows = _windows(len(features))
-    patterns = [_lattice(pattern(key)) for key in keys]
+    patterns = [np.conj(_spectrum(_lattice(pattern(key)))) for key in keys]
+    mask = np.conj(_spectrum(_lattice_mask()))
     best = Finding(0.0, 0, None, 1.0, 0.0)
     n_tests = 0
     for start, stop in windows:
         window = features[start:stop]
         for scale in _scales(len(window)):
-            folded = _fold(window, scale)
-            cells = _cell_sums(folded)
-            energy = _correlate(cells * cells, _lattice_mask())
+            cells = _cell_sums(_fold(window, scale))
+            energy = _correlation(_spectrum(cells * cells), mask)
             n_tests += energy.size * len(keys)
+            cells_spectrum = _spectrum(cells)
             for key_index, lattice in enumerate(patterns):
-                z = np.divide(_correlate(cells, lattice), np.sqrt(energy), out=np.zeros(energy.shape),
+                z = np.divide(_correlation(cells_spectrum, lattice), np.sqrt(energy), out=np.zeros(energy.shape),
                               where=energy > 0)
                 offset, shift = np.unravel_index(int(np.argmax(z)), z.shape)
                 if z[offset, shift] > best.z:
@@ -183,8 +186,10 @@ def _fold(features: np.ndarray, scale: float) -> np.ndarray:
     """(PERIOD_FRAMES, N_BANDS): frame t of audio played `scale` times as fast sits at pattern frame
     t * scale; each pattern frame sums the frames that fall on it."""
     slots = np.floor(np.arange(len(features)) * scale).astype(int) % PERIOD_FRAMES
-    folded = np.zeros((PERIOD_FRAMES, N_BANDS))
-    np.add.at(folded, slots, features)
+    order = np.argsort(slots, kind="stable")
+    present, starts = np.unique(slots[order], return_index=True)
+    folded = np.zeros((PERIOD_FRAMES, features.shape[1]))
+    folded[present] = np.add.reduceat(features[order], starts, axis=0)
     return folded
 
 
@@ -206,13 +211,21 @@ def _lattice(signs: np.ndarray) -> np.ndarray:
     return out
 
 
-def _correlate(cells: np.ndarray, lattice: np.ndarray) -> np.ndarray:
+def _spectrum(a: np.ndarray) -> np.ndarray:
+    """2-D FFT over one period of frames and _FFT_BANDS bands: wide enough that no shift used wraps
+    (a lattice entry at band b < ELEMENTS * BANDS_PER_ELEMENT meets band b + s' < N_BANDS)."""
+    return scipy.fft.rfft2(a, s=(PERIOD_FRAMES, _FFT_BANDS))
+
+
+def _correlation(spectrum: np.ndarray, conj_lattice_spectrum: np.ndarray) -> np.ndarray:
     """(PERIOD_FRAMES, 2 * MAX_SHIFT + 1): sum over the lattice of cells[(t - o) % P, MAX_SHIFT + s + b]
-    * lattice[t, b] at offset o and shift s (index s + MAX_SHIFT), by FFT (circular in time)."""
-    width = N_BANDS + lattice.shape[1]
-    spectrum = np.fft.rfft2(cells, s=(PERIOD_FRAMES, width))
-    pattern_spectrum = np.fft.rfft2(lattice, s=(PERIOD_FRAMES, width))
+    * lattice[t, b] at offset o and shift s (index s + MAX_SHIFT), from the cells' spectrum and the
+    lattice's conjugate spectrum (circular in time)."""
     # corr[d, s'] = sum_t,b cells[t + d, b + s'] lattice[t, b]; offset o reads d = -o.
-    corr = np.fft.irfft2(spectrum * np.conj(pattern_spectrum), s=(PERIOD_FRAMES, width))
-    corr = corr[:, : 2 * MAX_SHIFT + 1]
+    corr = scipy.fft.irfft2(spectrum * conj_lattice_spectrum, s=(PERIOD_FRAMES, _FFT_BANDS))[:, : 2 * MAX_SHIFT + 1]
     return corr[(-np.arange(PERIOD_FRAMES)) % PERIOD_FRAMES]
+
+
+def _correlate(cells: np.ndarray, lattice: np.ndarray) -> np.ndarray:
+    """_correlation from the arrays themselves."""
+    return _correlation(_spectrum(cells), np.conj(_spectrum(lattice)))
