@@ -27,6 +27,8 @@ class Finding:
     provenance: dict[str, Any] | None
     duration_s: float
     spans: tuple[tuple[float, float], ...] = ()
+    time_scale: float = 1.0  # how much faster than it was made the audio plays, where a mark was found
+    pitch_cents: float = 0.0  # how far its pitch was shifted
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -37,6 +39,8 @@ class Finding:
             "provenance": self.provenance,
             "duration_s": self.duration_s,
             "spans": [list(span) for span in self.spans],
+            "time_scale": round(self.time_scale, 3),
+            "pitch_cents": round(self.pitch_cents),
         }
 
 
@@ -93,6 +97,8 @@ def inspect_audio(
         provenance=provenance.summary(entry.as_dict(), keys) if entry is not None else None,
         duration_s=len(samples) / sample_rate if sample_rate else 0.0,
         spans=best.spans if watermarked else (),
+        time_scale=float(best.scale) if watermarked else 1.0,
+        pitch_cents=float(best.pitch_cents) if watermarked else 0.0,
     )
 
 

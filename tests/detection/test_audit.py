@@ -131,3 +131,15 @@ def test_ledger_work_per_request_does_not_grow_with_the_ledger(tmp_path, marked)
         request()  # warm the statement cache
         costs[n] = _ledger_steps(records, request)
     assert costs[20_000] <= 1.2 * costs[10], costs
+
+
+def test_an_audit_of_a_pitch_shifted_file_finds_it_and_says_by_how_much(tmp_path, studio):
+    speech = studio.engine("joe").synthesize(
+        "Turn left at the second traffic light, then continue straight for about half a mile. "
+        "The museum will be closed on Monday for the installation of a new exhibition.")
+    shifted, rate = next(e for e in ALL_EDITS if e.name == "pitch_down_3").apply(
+        KeyedWatermark([KEY]).embed(speech, RATE, MARK), RATE, np.random.default_rng(0))
+    records = _records(tmp_path, 10)
+    finding = inspect_audio(shifted, rate, KeyedWatermark([KEY]), records.ledger, records.keys).as_dict()
+    assert finding["watermarked"] and finding["p_value"] <= RELEASE_P_VALUE
+    assert abs(finding["pitch_cents"] + 300) <= 35 and abs(finding["time_scale"] - 1) <= 0.02
