@@ -24,7 +24,7 @@ Why this design (measured in shared/notes/watermark-sync.md and on issue 17's cl
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import numpy as np
@@ -62,13 +62,15 @@ _LOG_FLOOR = 1e-10
 @dataclass(frozen=True)
 class Finding:
     """The strongest alignment found: z, how many tests the scan made, the key that matched, the
-    time scale (1.15 = played 15 % faster) and the pitch shift in cents."""
+    time scale (1.15 = played 15 % faster), the pitch shift in cents, and the time scale's
+    resolution (the scale grid's step in the window it was found in)."""
 
     z: float
     n_tests: int
     key_index: int | None
     time_scale: float
     pitch_cents: float
+    scale_step: float = 0.0
 
     @property
     def p_value(self) -> float:
@@ -122,8 +124,8 @@ def scan(x: np.ndarray, keys: list[WatermarkKey]) -> Finding:
                 offset, shift = np.unravel_index(int(np.argmax(z)), z.shape)
                 if z[offset, shift] > best.z:
                     cents = (shift - MAX_SHIFT) * 100.0 / BANDS_PER_SEMITONE
-                    best = Finding(float(z[offset, shift]), 0, key_index, float(scale), cents)
-    return Finding(best.z, n_tests, best.key_index, best.time_scale, best.pitch_cents)
+                    best = Finding(float(z[offset, shift]), 0, key_index, float(scale), cents, 1.0 / len(window))
+    return replace(best, n_tests=n_tests)
 
 
 # -- analysis ---------------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ SCALES = (1.0, 1.25, 0.8, 1.1, 1 / 1.1)
 _EARLY_EXIT_P = 1e-12  # stop the scale search once a scale gives this (the bound still counts all)
 # A pitch shift within this many cents of 1200 log2(time scale) is a speed change (resampling).
 _SPEED_CENTS = 50.0
-_SAME_SCALE = 0.02  # the invariant layer's time scale this close to 1 means no time edit
+_SAME_SCALE = 0.02  # the invariant layer's time scale this close to 1 (or 3 grid steps) means no time edit
 _PAYLOAD_CONFIRM_P = 1e-6
 INVARIANT_STRENGTH = 0.15  # nepers: the invariant layer at about 31 dB SI-SNR on its own
 _INFORMED_PASSES = 3
@@ -169,11 +169,12 @@ class KeyedWatermark:
         if verdict.p_value > _EARLY_EXIT_P:
             found = invariant.scan(to_analysis_rate(np.asarray(samples, np.float32), sample_rate), self.keys)
             if found.p_value < verdict.p_value:
-                if abs(found.time_scale - 1) <= _SAME_SCALE and abs(found.pitch_cents) <= _SPEED_CENTS:
-                    # Neither time nor pitch moved: the payload layer's alignment and payload stand.
-                    verdict = replace(verdict, p_value=found.p_value, z_score=found.z)
-                else:
+                moved = abs(found.time_scale - 1) > max(_SAME_SCALE, 3 * found.scale_step) \
+                    or abs(found.pitch_cents) > _SPEED_CENTS
+                if moved or verdict.mark_id is None:
                     verdict = self._payload_after_speed_change(samples, sample_rate, found, sync_only)
+                else:  # neither time nor pitch moved: the payload layer's alignment and payload stand
+                    verdict = replace(verdict, p_value=found.p_value, z_score=found.z, key_index=found.key_index)
         return replace(verdict, p_value=min(1.0, 2 * verdict.p_value))
 
     def _payload_after_speed_change(self, samples: np.ndarray, sample_rate: int, found: invariant.Finding,
