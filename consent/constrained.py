@@ -55,13 +55,14 @@ NEGATED_ASIDES = (
 @dataclass(frozen=True)
 class ConstrainedReading:
     """What the constrained pass heard: the words (None when the reading does not follow the phrase
-    at all), the negated forms chosen, the challenge words heard in their places, and whether one of
-    the name's pronunciations was chosen over a run of any phonemes."""
+    at all), the negated forms chosen, the challenge words heard in their places, whether one of the
+    name's pronunciations was chosen over a run of any phonemes, and where in the reading it lies."""
 
     words: tuple[str, ...] | None
     negated: tuple[str, ...]
     nonce: tuple[str, ...]
     name_heard: bool = False
+    span_s: tuple[float, float] | None = None  # from the first word's start to the last word's end
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ import numpy as np
 from consent.constrained import (PHONE_WORD_PREFIX, VARIANT_MARK, ConstrainedReading, consent_grammar, parse,
                                  transitions)
 from consent.phonemes import Alignment, Lexicon, align, words_of
+from consent.voiceprint import VAD_FRAME, voiced_frames
 
 RECOGNISER_RATE = 16000
 NONCE_WORDS = 4
@@ -48,6 +49,8 @@ NEGATIONS = frozenset(
     "wasn't weren't shouldn't refuse refused refuses withdraw withdrawn withdraws deny denied "
     "decline declined disagree disagreed revoke revoked objected reject nobody none nothing unwilling".split()
 )
+FRAMES_PER_S = 100  # pocketsphinx's segment frames
+OUTSIDE_MARGIN_S = 0.15  # how far speech may run past the aligned phrase before it counts as outside
 # How many pronunciations of a whole name (one per word, combined) the constrained pass tries.
 MAX_NAME_VARIANTS = 16
 
@@ -80,12 +83,15 @@ class StatementThresholds:
     nonce_each). Calibrated by bench/consent.py: a replayed reading (another challenge's words) scores
     about 0.15-0.45 on its challenge words, a genuine one 0.7-1, and the constrained pass hears a
     replay's words as its own, so with 4 words from 207 and one allowed to go unheard, a replay
-    passes about 4 times in 207**3 (5e-7)."""
+    passes about 4 times in 207**3 (5e-7). outside_speech_s: voiced seconds allowed outside the
+    aligned phrase (speech_outside); genuine readings by 6 voices had at most 0.03 s, a "No." that
+    flite's kal16 voice appended and both passes folded into the last word 0.27-0.30 s."""
 
     phrase: float = 0.65
     nonce_each: float = 0.6
     nonce_missing: int = 1
     name: float = 0.8
+    outside_speech_s: float = 0.15
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,7 @@ class StatementCheck:
     expected_nonce: tuple[str, ...] = ()
     outside: tuple[str, ...] = ()  # words heard before or after the phrase
     constrained: ConstrainedReading | None = None
+    speech_outside_s: float = 0.0  # voiced seconds before or after the phrase as the second pass aligned it
 
     def failures(self) -> list[str]:
         """Why the statement is refused, one reason each; empty when it is accepted."""
@@ -109,6 +116,9 @@ class StatementCheck:
         if negated:
             out.append(f"the statement contains a negation ({', '.join(dict.fromkeys(negated))}); "
                        f"heard: {self.transcript!r}")
+        if not self.outside and self.speech_outside_s > t.outside_speech_s:
+            out.append(f"something was said before or after the phrase ({self.speech_outside_s:.2f} s of speech "
+                       "outside it); read the phrase alone")
         if self.outside:
             out.append(f"something was said before or after the phrase ({' '.join(self.outside)!r}); "
                        f"read the phrase alone; heard: {self.transcript!r}")
@@ -189,12 +199,14 @@ class StatementChecker:
             decoder.add_fsg("consent", decoder.create_fsg("consent", 0, final, arcs))
             decoder.activate_search("consent")
             hypothesis = _decode(decoder, samples).hyp()
+            spoken = [seg for seg in decoder.seg() if not _is_filler(seg.word)]
+        span = (spoken[0].start_frame / FRAMES_PER_S, (spoken[-1].end_frame + 1) / FRAMES_PER_S) if spoken else None
         words = tuple(hypothesis.hypstr.split()) if hypothesis is not None and hypothesis.hypstr else None
         paths = parse(words, slots) if words is not None else None
         if paths is None:
             return ConstrainedReading(None, (), ())
         return ConstrainedReading(words, tuple(" ".join(p.words) for p in paths if p.negated),
-                                  tuple(p.words[0] for p in paths if p.nonce), any(p.name for p in paths))
+                                  tuple(p.words[0] for p in paths if p.nonce), any(p.name for p in paths), span)
 
     def name_variants(self, name_words: list[str]) -> list[tuple[str, ...]]:
         """The name's words under each combination of their pronunciations (the first one plain, the
@@ -212,7 +224,8 @@ class StatementChecker:
     def check(self, samples: np.ndarray, name: str, nonce: tuple[str, ...]) -> StatementCheck:
         """samples: the reading, float32 mono at 16 kHz."""
         result = self.compare(self.transcribe(samples), name, nonce)
-        return replace(result, constrained=self.constrained(samples, name, nonce))
+        reading = self.constrained(samples, name, nonce)
+        return replace(result, constrained=reading, speech_outside_s=speech_outside(samples, reading.span_s))
 
     def compare(self, transcript: str, name: str, nonce: tuple[str, ...]) -> StatementCheck:
         """Score a transcript against the phrase for `name` and `nonce` (the first pass alone)."""
@@ -242,6 +255,24 @@ class StatementChecker:
     @staticmethod
     def _spoken(words: list[str]) -> list[str]:
         return [part for w in words for part in SPOKEN_FORMS.get(w, (w,))]
+
+
+def _is_filler(word: str) -> bool:
+    """pocketsphinx's sentence markers, silences and noise words."""
+    return word in ("<s>", "</s>", "<sil>") or word.startswith(("[", "+"))
+
+
+def speech_outside(samples: np.ndarray, span_s: tuple[float, float] | None) -> float:
+    """Seconds of voiced audio (webrtcvad) more than OUTSIDE_MARGIN_S before the phrase's first word
+    or after its last, on whichever side holds more: a "No." added after the challenge words that
+    both passes fold into the last word is still speech the phrase does not account for."""
+    if span_s is None:
+        return 0.0
+    voiced = voiced_frames(samples)
+    centres = (np.arange(len(voiced)) + 0.5) * VAD_FRAME / RECOGNISER_RATE
+    before = np.sum(voiced & (centres < span_s[0] - OUTSIDE_MARGIN_S))
+    after = np.sum(voiced & (centres > span_s[1] + OUTSIDE_MARGIN_S))
+    return float(max(before, after)) * VAD_FRAME / RECOGNISER_RATE
 
 
 def _decode(decoder, samples: np.ndarray):

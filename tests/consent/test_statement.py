@@ -5,7 +5,7 @@ import pytest
 from consent.challenges import new_challenge
 from consent.errors import ChallengeInvalid, InvalidRecordRequest
 from consent.phonemes import Lexicon, align
-from consent.statement import StatementChecker, consent_phrase, nonce_vocabulary
+from consent.statement import StatementChecker, consent_phrase, nonce_vocabulary, speech_outside
 
 NAME, NONCE = "Mary Jones", ("harbor", "pencil", "tiger", "violin")
 
@@ -140,6 +140,20 @@ def test_real_readings_by_an_engine_voice(checker):
     assert replay.constrained.nonce == NONCE  # heard as its own words, not the expected ones
     other = checker.check(audio, "Robert Miller", NONCE)
     assert any("name was not heard" in f for f in other.failures())
+
+
+def test_speech_after_the_aligned_phrase_is_refused(checker):
+    """A "No." after a pause: the phrase as aligned in the genuine reading does not cover it, so it
+    counts as speech outside the phrase (and this reading with it is refused)."""
+    reading = _heart_reading()
+    audio = reading(consent_phrase(NAME, NONCE))
+    genuine = checker.check(audio, NAME, NONCE)
+    span = genuine.constrained.span_s
+    assert genuine.speech_outside_s <= 0.03 and 0.0 <= span[0] < span[1] <= len(audio) / 16000
+    tail = np.concatenate([audio, np.zeros(8000, np.float32), reading("No.")])
+    assert speech_outside(tail, span) > 0.15
+    assert speech_outside(audio, None) == 0.0
+    assert any("before or after" in f or "negation" in f for f in checker.check(tail, NAME, NONCE).failures())
 
 
 def test_concurrent_checks_get_their_own_verdicts(checker):
