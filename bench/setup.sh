@@ -3,7 +3,7 @@
 # - real human speech (Debian packages; needs root or sudo): asterisk-core-sounds-en-wav (Allison Smith,
 #   CC-BY-SA-3.0), pocketsphinx-testdata (LibriVox and others), codec2-examples (amateur-radio speakers);
 #   espeak-ng and flite for synthetic speakers;
-# - the `bench` extra (a second speaker encoder for bench/cloning.py).
+# - the `bench` extra (a second speaker encoder for bench/cloning.py; Perth for bench/watermark.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pkgs=(asterisk-core-sounds-en-wav pocketsphinx-testdata codec2-examples espeak-ng flite)

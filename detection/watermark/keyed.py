@@ -192,7 +192,7 @@ class KeyedWatermark:
         speed_cents = 1200 * np.log2(found.time_scale)
         if abs(found.pitch_cents - speed_cents) > _SPEED_CENTS or abs(speed_cents) < _SPEED_CENTS:
             return verdict
-        best, n_tests = self._scan(samples, sample_rate, (found.time_scale,), sync_only, n_candidates=1, windows=True)
+        best, _ = self._scan(samples, sample_rate, (found.time_scale,), sync_only, n_candidates=1, windows=True)
         if best is None:
             return verdict
         soft = best.channel_bits(self.keys[best.key_index])
