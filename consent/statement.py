@@ -199,7 +199,7 @@ class StatementChecker:
             decoder.add_fsg("consent", decoder.create_fsg("consent", 0, final, arcs))
             decoder.activate_search("consent")
             hypothesis = _decode(decoder, samples).hyp()
-            spoken = [seg for seg in decoder.seg() if not _is_filler(seg.word)]
+            spoken = [seg for seg in (decoder.seg() or ()) if not _is_filler(seg.word)]  # None: nothing decoded
         span = (spoken[0].start_frame / FRAMES_PER_S, (spoken[-1].end_frame + 1) / FRAMES_PER_S) if spoken else None
         words = tuple(hypothesis.hypstr.split()) if hypothesis is not None and hypothesis.hypstr else None
         paths = parse(words, slots) if words is not None else None

@@ -153,6 +153,9 @@ def test_speech_after_the_aligned_phrase_is_refused(checker):
     tail = np.concatenate([audio, np.zeros(8000, np.float32), reading("No.")])
     assert speech_outside(tail, span) > 0.15
     assert speech_outside(audio, None) == 0.0
+    for nothing in (np.zeros(16000, np.float32), np.random.default_rng(0).normal(0, 0.1, 8000).astype(np.float32)):
+        heard = checker.check(nothing, NAME, NONCE)  # the grammar may find no path at all
+        assert heard.failures() and heard.speech_outside_s >= 0.0
     assert any("before or after" in f or "negation" in f for f in checker.check(tail, NAME, NONCE).failures())
 
 
