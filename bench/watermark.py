@@ -193,7 +193,9 @@ def _attack(job: tuple[int, np.ndarray, int | None, np.ndarray]) -> list[dict]:
     rows = []
     for e, edit in enumerate(_EDITS):
         edited, rate = edit.apply(clip, RATE, np.random.default_rng([index, e]))
-        perth_edited, perth_rate = edit.apply(perth_clip, RATE, np.random.default_rng([index, e]))
+        # An unmarked clip is the same for both marks: its edit is made once.
+        perth_edited, perth_rate = (edited, rate) if _PERTH is None or mark is None else \
+            edit.apply(perth_clip, RATE, np.random.default_rng([index, e]))
         blind = _WM.detect(edited, rate)
         window = _WM.match(edited, rate, _ISSUED)
         listed = candidates(np.array(blind.soft_bits)) if blind.soft_bits else []

@@ -97,14 +97,10 @@ def _butterworth(btype: str, cutoff_hz: float | tuple[float, float]) -> Transfor
     return transform
 
 
-def _speed(x: np.ndarray, rate: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
-    """AudioSeal's speed edit: resample to rate/1.25 and play the result at `rate`, so it lasts
-    1/1.25 as long and every frequency rises by 1.25 (no pitch correction)."""
-    return soxr.resample(x, rate, rate / SPEED, quality="HQ"), rate
-
-
 def _speed_by(factor: float) -> Transform:
-    """Play `factor` times as fast by resampling: shorter by `factor`, every frequency times `factor`."""
+    """Play `factor` times as fast by resampling to rate/factor and playing the result at `rate`:
+    shorter by `factor`, every frequency times `factor` (no pitch correction). AudioSeal's speed
+    edit is factor 1.25."""
 
     def transform(x: np.ndarray, rate: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
         return soxr.resample(x, rate, rate / factor, quality="HQ"), rate
@@ -338,7 +334,7 @@ AUDIOSEAL_EDITS: tuple[Edit, ...] = (
     Edit("bandpass", "Butterworth bandpass 500-5000 Hz", _butterworth("bandpass", (500.0, 5000.0))),
     Edit("highpass", "Butterworth highpass 1500 Hz", _butterworth("highpass", 1500.0)),
     Edit("lowpass", "Butterworth lowpass 500 Hz", _butterworth("lowpass", 500.0)),
-    Edit("speed", "speed x1.25 by resampling (pitch rises, duration / 1.25)", _speed),
+    Edit("speed", "speed x1.25 by resampling (pitch rises, duration / 1.25)", _speed_by(SPEED)),
     Edit("resample", "resample to 32 kHz and back", _resample_via(32000)),
     Edit("boost", "gain x10, clipped to [-1, 1]", _gain(10.0)),
     Edit("duck", "gain x0.1", _gain(0.1)),

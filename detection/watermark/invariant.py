@@ -34,6 +34,7 @@ import scipy.fft
 from scipy.ndimage import uniform_filter1d
 
 from detection.watermark.pattern import WatermarkKey
+from detection.watermark.spectral import summed_frames, windowed_frames
 
 RATE = 16000
 N_FFT = 2048
@@ -97,11 +98,7 @@ def residual(x: np.ndarray, key: WatermarkKey, strength: float) -> np.ndarray:
     signs = pattern(key)[(np.arange(len(spectrum)) // BLOCK) % PERIOD_BLOCKS][:, element[inband]]
     gains = np.zeros(spectrum.shape)
     gains[:, inband] = np.expm1(strength * signs)
-    pieces = np.fft.irfft(spectrum * gains, n=N_FFT, axis=1) * _WINDOW * _OLA_SCALE
-    out = np.zeros(len(x))
-    for t, piece in enumerate(pieces):
-        out[t * HOP: t * HOP + N_FFT] += piece
-    return out
+    return summed_frames(np.fft.irfft(spectrum * gains, n=N_FFT, axis=1) * _WINDOW * _OLA_SCALE, HOP, len(x))
 
 
 def scan(x: np.ndarray, keys: list[WatermarkKey]) -> Finding:
@@ -132,10 +129,7 @@ def scan(x: np.ndarray, keys: list[WatermarkKey]) -> Finding:
 
 # -- analysis ---------------------------------------------------------------------------------------
 def _frames(x: np.ndarray) -> np.ndarray:
-    n = (len(x) - N_FFT) // HOP + 1
-    if n <= 0:
-        return np.zeros((0, N_FFT))
-    return x[np.arange(n)[:, None] * HOP + np.arange(N_FFT)[None, :]] * _WINDOW
+    return windowed_frames(x, 0, _WINDOW, HOP)
 
 
 @cache

@@ -33,21 +33,32 @@ def to_analysis_rate(samples: np.ndarray, sample_rate: float) -> np.ndarray:
 
 def frames(x: np.ndarray, start: int) -> np.ndarray:
     """(T, N_FFT) windowed frames of x beginning at sample `start`, hop HOP."""
-    n = (len(x) - start - N_FFT) // HOP + 1
+    return windowed_frames(x, start, WINDOW, HOP)
+
+
+def windowed_frames(x: np.ndarray, start: int, window: np.ndarray, hop: int) -> np.ndarray:
+    """(T, len(window)) frames of x beginning at sample `start`, `hop` apart, each times `window`."""
+    size = len(window)
+    n = (len(x) - start - size) // hop + 1
     if n <= 0:
-        return np.zeros((0, N_FFT))
-    idx = start + np.arange(n)[:, None] * HOP + np.arange(N_FFT)[None, :]
-    return x[idx] * WINDOW
+        return np.zeros((0, size))
+    idx = start + np.arange(n)[:, None] * hop + np.arange(size)[None, :]
+    return x[idx] * window
 
 
 def overlap_add(spectrum: np.ndarray, delta: np.ndarray, length: int) -> np.ndarray:
     """The time signal (length samples at 16 kHz) that scales each in-band bin of `spectrum` by exp(delta)."""
     gains = np.zeros(spectrum.shape)
     gains[:, BIN_LO:BIN_HI] = np.expm1(delta)
-    pieces = np.fft.irfft(spectrum * gains, n=N_FFT, axis=1) * WINDOW
+    return summed_frames(np.fft.irfft(spectrum * gains, n=N_FFT, axis=1) * WINDOW, HOP, length)
+
+
+def summed_frames(pieces: np.ndarray, hop: int, length: int) -> np.ndarray:
+    """Overlap-add: piece t added at sample t * hop of a signal `length` samples long (the pieces
+    are frames of a signal that long, so each fits)."""
     out = np.zeros(length)
     for t, piece in enumerate(pieces):
-        out[t * HOP: t * HOP + N_FFT] += piece
+        out[t * hop: t * hop + len(piece)] += piece
     return out
 
 
