@@ -9,7 +9,8 @@ invariant.py), counting both tests in the p-value.
 The payload layer, and why:
 - The mark is a keyed pattern of small gains (+/- `strength` nepers) on the STFT bins between 200 Hz
   and 7 kHz (see `pattern` for the layout, `spectral` for the analysis). A gain scales what is there,
-  so the mark hides under the speech and digital silence stays silent.
+  so the mark hides under the speech and digital silence stays silent. The gain is shaped: smaller
+  in loud frames and strong bins, larger in quiet ones (`_gain_shape`).
 - Payload bins are embedded "informed": the speech's own projection on each bit's bins is measured and
   cancelled per period, so the decoder reads the bit rather than the speech.
 - Detection folds whitened log-magnitudes onto the 1.024 s period and correlates them with the
@@ -46,13 +47,16 @@ _EARLY_EXIT_P = 1e-12  # stop the scale search once a scale gives this (the boun
 _SPEED_CENTS = 50.0
 _SAME_SCALE = 0.02  # the invariant layer's time scale this close to 1 (or 3 grid steps) means no time edit
 _PAYLOAD_CONFIRM_P = 1e-6
-INVARIANT_STRENGTH = 0.15  # nepers: the invariant layer at about 31 dB SI-SNR on its own
+INVARIANT_STRENGTH = 0.14  # nepers: the invariant layer at about 32 dB SI-SNR on its own
 _INFORMED_PASSES = 3
 _REALISED_GAIN_INV = 1.5  # ~1 / (share of a frame's gain that survives overlap-add and whitening)
 _SHORT_CLIP_S = 4.0  # audible seconds below which the strength rises as 1 / sqrt(duration)
 _MAX_STRENGTH = 0.25
 _MAX_GAIN = 3.0  # no bin moves by more than this many times `strength`
 _AUDIBLE_FLOOR = 1e-5  # frames 50 dB below the loudest get no host cancellation
+_SHAPE_POWER = 0.5  # gain ~ 1 / sqrt(relative energy), per frame and per bin (see _gain_shape)
+_BIN_SHAPE_LIMIT = 2.0
+_FRAME_SHAPE_LIMIT = 1.5
 _BANDS = band_matrix()
 _MATCH_OFFSETS = 4  # per band: the frame offsets where `match` scores whole codewords
 _SEGMENT_FRAMES = 3 * PERIOD  # ~3.07 s windows scored on their own
@@ -122,20 +126,22 @@ class KeyedWatermark:
         direction = key.symbols(payload_code.encode(mark_id))[rows]
         # One group per (period, symbol): the unit whose mean projection is driven to `strength`.
         groups = (np.arange(n_frames) // PERIOD)[:, None] * (payload_code.CODED_BITS + 1) + (roles + 1)
-        energy = np.sum(np.abs(spectrum[:, BIN_LO:BIN_HI]) ** 2, axis=1)
+        power = np.abs(spectrum[:, BIN_LO:BIN_HI]) ** 2
+        energy = power.sum(axis=1)
         audible_frames = energy > _AUDIBLE_FLOOR * energy.max()
         strength = self._strength_for(int(audible_frames.sum()))
+        shape = _gain_shape(power, audible_frames)
         # Sync bins keep the plain spread-spectrum gain; only payload bins get the host cancelled.
         informed = audible_frames[:, None] & (roles != SYNC_ROLE)
-        delta = strength * direction
+        delta = strength * shape * direction
         residual = overlap_add(spectrum, delta, len(x))
         for _ in range(_INFORMED_PASSES):
             seen = whitened_log_magnitude(power_spectrum(x + residual, 0))[:n_frames] * direction
             counts = np.bincount(groups[informed], minlength=groups.max() + 1)
             means = np.bincount(groups[informed], seen[informed], minlength=groups.max() + 1).astype(np.float64)
             error = strength - np.divide(means, counts, out=np.zeros_like(means), where=counts > 0)
-            delta = np.where(informed, delta + _REALISED_GAIN_INV * error[groups] * direction, delta)
-            delta = np.clip(delta, -_MAX_GAIN * strength, _MAX_GAIN * strength)
+            delta = np.where(informed, delta + _REALISED_GAIN_INV * error[groups] * shape * direction, delta)
+            delta = np.clip(delta, -_MAX_GAIN * strength * shape, _MAX_GAIN * strength * shape)
             residual = overlap_add(spectrum, delta, len(x))
         return add_residual(audio, residual + layer, ANALYSIS_RATE, sample_rate)
 
@@ -297,6 +303,34 @@ class KeyedWatermark:
             scale=best.scale,
             spans=_spans(best, pattern),
         )
+
+
+def _gain_shape(power: np.ndarray, audible_frames: np.ndarray) -> np.ndarray:
+    """(T, N_BINS) multipliers of the payload layer's gain: less in loud frames and strong bins,
+    more in quiet frames and weak bins (by at most 1.5x and 2x).
+
+    Why: SI-SNR grows with the gain times the energy it scales, while the detector's z counts every
+    (frame, bin) cell alike, loud or quiet. On issue 17's tuning clips (12 clips of 10 s, the
+    payload layer alone) this moved SI-SNR from 20.2 to 28.2 dB, PESQ-wb from 4.34 to 4.38 and
+    clean z from 11.4 to 13.7.
+    """
+    if not audible_frames.any():
+        return np.ones(power.shape)
+    spectrum = power[audible_frames].mean(axis=0)
+    by_bin = np.clip(np.maximum(spectrum / max(float(np.median(spectrum)), 1e-20), 1e-12) ** -_SHAPE_POWER,
+                     1 / _BIN_SHAPE_LIMIT, _BIN_SHAPE_LIMIT)
+    return _frame_shape(power.sum(axis=1))[:, None] * by_bin[None, :]
+
+
+def _frame_shape(energy: np.ndarray) -> np.ndarray:
+    """(T,) the per-frame factor of _gain_shape, from each frame's in-band energy. Its range is
+    narrower than the bins': a mark much fainter in loud frames than in quiet ones made a spliced
+    excerpt's edge look up to 0.3 s later than it is (the spans' test allows 0.25 s)."""
+    audible = energy > _AUDIBLE_FLOOR * energy.max(initial=0.0)
+    if not audible.any():
+        return np.ones(len(energy))
+    relative = np.maximum(energy / np.median(energy[audible]), 1e-12)
+    return np.clip(relative ** -_SHAPE_POWER, 1 / _FRAME_SHAPE_LIMIT, _FRAME_SHAPE_LIMIT)
 
 
 def _sync_z(folded: np.ndarray, key: WatermarkKey) -> np.ndarray:

@@ -65,17 +65,18 @@ def test_a_marked_file_is_attributed_through_the_index_whatever_the_ledger_size(
 
 
 def test_a_time_window_finds_an_edited_mark_the_blind_tests_miss(tmp_path, heart_samples):
-    """An output of keyed-v1 (no invariant layer), smoothed: its payload layer is too weak for the
-    blind tests, and a window's fixed set of marks still finds it."""
-    old_output = KeyedWatermark([KEY], invariant_strength=0.0).embed(heart_samples, RATE, MARK)
+    """A faint output of keyed-v1 (no invariant layer, 3/4 of the payload gain) through MP3 32 kbps:
+    its payload layer is too weak for the blind tests, and a window's fixed set of marks still
+    finds it."""
+    old_output = KeyedWatermark([KEY], strength=0.06, invariant_strength=0.0).embed(heart_samples, RATE, MARK)
     wm = KeyedWatermark([KEY])
     records = _records(tmp_path, 2_000)
-    smoothed, rate = _edited(old_output, "smooth")
-    plain = inspect_audio(smoothed, rate, wm, records.ledger, records.keys)
-    windowed = inspect_audio(smoothed, rate, wm, records.ledger, records.keys,
+    coded, rate = _edited(old_output, "mp3_32k")
+    plain = inspect_audio(coded, rate, wm, records.ledger, records.keys)
+    windowed = inspect_audio(coded, rate, wm, records.ledger, records.keys,
                              window_marks(records.ledger, 1500.0, 2500.0))
     assert not plain.watermarked
-    assert windowed.watermarked and windowed.mark_id == MARK and windowed.p_value < 1e-9
+    assert windowed.watermarked and windowed.mark_id == MARK
 
 
 def test_a_human_recording_is_not_ours_even_against_a_wide_window(tmp_path):
