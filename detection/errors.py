@@ -1,6 +1,6 @@
 """Exceptions of the detection package, under the project's root (consent.errors.VoicekitError);
 each says its CLI exit code and HTTP status there."""
-from consent.errors import EXIT_BAD_INPUT, EXIT_GATE, BadInput, TooLong, VoicekitError
+from consent.errors import EXIT_BAD_INPUT, EXIT_GATE, EXIT_LEDGER, BadInput, TooLong, VoicekitError
 
 
 class DetectionError(VoicekitError):
@@ -49,3 +49,17 @@ class WatermarkModelInvalid(DetectionError):
     """A watermark model's checkpoint file exists but is not the model it should be (corrupt, wrong model)."""
 
     exit_code, problem = EXIT_BAD_INPUT, "watermark-model-invalid"
+
+
+class ReportInvalid(DetectionError, BadInput):
+    """A file given as an audit report is not one (not JSON, or its fields are missing)."""
+
+    problem = "report-invalid"
+
+
+class ReportTampered(DetectionError):
+    """An audit report's signature does not verify: a byte of it changed after signing, or it was
+    not signed by the key the reader demanded. The same exit code as a broken ledger: the record
+    an auditor relies on is not what was signed."""
+
+    exit_code, http_status, problem, cli_prefix = EXIT_LEDGER, 422, "report-tampered", "report does not verify: "

@@ -1,10 +1,15 @@
-"""detect: is this file ours? which voice, which record?"""
+"""detect and audit: is this file ours? which voice, which record, under which consent?"""
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
 
-from voicekit.cli.common import EXIT_OK, parse_time, show, studio
+from consent.atomic import atomic_write
+from voicekit.cli.common import EXIT_OK, iso, parse_time, show, studio
+
+VERIFY_REPORT = "verify-report"
 
 
 def register(commands) -> None:
@@ -15,6 +20,18 @@ def register(commands) -> None:
     detect.add_argument("--json", action="store_true")
     detect.set_defaults(run=_detect)
 
+    audit = commands.add_parser(
+        "audit", help="files and folders in, a signed report out; `audit verify-report FILE` checks one",
+        description="Audit audio files and folders: per file, our mark, the record it names and the "
+                    "voice's consent then and now. `voicekit audit verify-report FILE [--key HEX]` "
+                    "checks a report's signature.")
+    audit.add_argument("paths", nargs="+", metavar="PATH")
+    audit.add_argument("--recursive", "-r", action="store_true", help="also audit the files in subfolders")
+    audit.add_argument("--report", type=Path, help="write the signed JSON report to this file")
+    audit.add_argument("--key", help="verify-report: the public key (hex) that must have signed the report")
+    audit.add_argument("--json", action="store_true", help="print the signed JSON report")
+    audit.set_defaults(run=_audit)
+
 
 def _detect(args: argparse.Namespace) -> int:
     since = None if args.since is None else parse_time(args.since, "--since")
@@ -24,3 +41,56 @@ def _detect(args: argparse.Namespace) -> int:
     extra = f", mark {finding['mark_id']}, voice {finding['provenance']['voice']}" if finding["provenance"] else ""
     show(finding, args.json, f"{args.file}: {verdict} (p={finding['p_value']:.3g}){extra}")
     return EXIT_OK
+
+
+def _audit(args: argparse.Namespace) -> int:
+    if args.paths[0] == VERIFY_REPORT:
+        return _verify_report(args)
+    progress = _progress if sys.stderr.isatty() else None
+    document = studio(args).audit(args.paths, recursive=args.recursive, on_file=progress)
+    if progress is not None:
+        print(file=sys.stderr)
+    if args.report is not None:
+        atomic_write(args.report, json.dumps(document, indent=2).encode(), mode=0o644)
+    body = document["report"]
+    lines = [_line(row) for row in body["files"]]
+    lines.append("summary: " + ", ".join(f"{n} {verdict}" for verdict, n in body["summary"].items()))
+    show(document, args.json, "\n".join(lines))
+    return EXIT_OK
+
+
+def _verify_report(args: argparse.Namespace) -> int:
+    from detection.errors import ReportInvalid
+    from detection.report import verify_report
+
+    if len(args.paths) != 2:
+        raise ReportInvalid(f"usage: voicekit audit {VERIFY_REPORT} FILE [--key HEX]")
+    path = Path(args.paths[1])
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ReportInvalid(f"cannot read {path}: {e.strerror}") from e
+    key_id = verify_report(data, args.key)
+    show({"valid": True, "key_id": key_id}, args.json,
+         f"{path}: signature valid, by key {key_id}" + ("" if args.key else
+                                                         " (compare it with `voicekit keys export-public`)"))
+    return EXIT_OK
+
+
+def _line(row: dict) -> str:
+    verdict = row["verdict"]
+    if verdict == "unreadable":
+        return f"{row['path']}: unreadable: {row['error']}"
+    text = f"{row['path']}: {verdict} (p={row['p_value']:.3g})"
+    if "consent" in row:
+        consent = row["consent"]
+        made = iso(row["provenance"]["time"])
+        text += (f", mark {row['mark_id']}, voice {consent['voice']}, made {made}; consent then "
+                 f"{consent['then']['status']}, now {consent['now']['status']}")
+    return text
+
+
+def _progress(done: int, total: int, path: Path) -> None:
+    width = 30
+    filled = width * done // total
+    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end="", file=sys.stderr, flush=True)
