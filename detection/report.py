@@ -59,16 +59,28 @@ def signed_report(body: dict[str, Any], keys: RegistryKeys) -> dict[str, Any]:
 
 
 def verify_report(document: bytes | str | dict[str, Any], public_key: str | None = None) -> str:
-    """The id of the key that signed the report; raises ReportInvalid for something that is not a
-    report and ReportTampered when any byte of its content or signature changed, or when
+    """The id of the key that signed the report (JSON, or the HTML page that embeds it); raises
+    ReportInvalid for something that is not a report and ReportTampered when any byte of its content or signature changed, or when
     `public_key` (hex) is given and did not sign it."""
     from consent.keys import key_id_of
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+    if isinstance(document, bytes):
+        try:
+            document = document.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ReportInvalid("not a voicekit audit report (not UTF-8 text)") from e
+    if isinstance(document, str) and document.lstrip().lower().startswith("<!doctype html"):
+        from detection.report_html import signed_json
+
+        embedded = signed_json(document)
+        if embedded is None:
+            raise ReportInvalid("not a voicekit audit report (an HTML page without the signed report)")
+        document = embedded
     if not isinstance(document, dict):
         try:
             document = json.loads(document)
-        except (ValueError, UnicodeDecodeError) as e:
+        except ValueError as e:
             raise ReportInvalid("not a voicekit audit report (not JSON)") from e
     try:
         body, signature, key_hex = document["report"], document["signature"], document["public_key"]

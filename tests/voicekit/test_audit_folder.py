@@ -90,3 +90,19 @@ def test_the_cli_writes_a_report_that_verifies_until_a_byte_changes(audited, tmp
     report.write_text(report.read_text().replace('"no-mark": 1', '"no-mark": 0'))
     tampered = voicekit("audit", "verify-report", str(report))
     assert tampered.returncode == 5 and tampered.stderr.strip().startswith("voicekit: report does not verify")
+
+
+def test_the_html_report_is_one_page_with_a_figure_per_readable_file_and_carries_the_signed_report(audited, tmp_path):
+    studio, home, folder, *_ = audited
+    page = tmp_path / "report.html"
+    run = subprocess.run([sys.executable, "-m", "voicekit.cli", "--home", str(home), "audit", str(folder), "-r",
+                          "--report", str(page)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    text = page.read_text()
+    assert text.count("src='data:image/png;base64,") == 4  # every file but notes.txt
+    assert "consent when made</th><td>active" in text and "consent now</th><td>revoked voice" in text
+    assert "the licence ended" in text
+    assert "src='http" not in text and "<link" not in text  # self-contained
+    assert verify_report(text) == studio.keys.current_key_id
+    with pytest.raises(Exception, match="changed after it was signed"):
+        verify_report(text.replace('"no-mark": 1', '"no-mark": 3'))

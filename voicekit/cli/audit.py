@@ -27,7 +27,8 @@ def register(commands) -> None:
                     "checks a report's signature.")
     audit.add_argument("paths", nargs="+", metavar="PATH")
     audit.add_argument("--recursive", "-r", action="store_true", help="also audit the files in subfolders")
-    audit.add_argument("--report", type=Path, help="write the signed JSON report to this file")
+    audit.add_argument("--report", type=Path,
+                       help="write the signed report here: JSON, or a self-contained page with figures if it ends in .html")
     audit.add_argument("--key", help="verify-report: the public key (hex) that must have signed the report")
     audit.add_argument("--json", action="store_true", help="print the signed JSON report")
     audit.set_defaults(run=_audit)
@@ -46,11 +47,20 @@ def _detect(args: argparse.Namespace) -> int:
 def _audit(args: argparse.Namespace) -> int:
     if args.paths[0] == VERIFY_REPORT:
         return _verify_report(args)
-    progress = _progress if sys.stderr.isatty() else None
-    document = studio(args).audit(args.paths, recursive=args.recursive, on_file=progress)
-    if progress is not None:
-        print(file=sys.stderr)
-    if args.report is not None:
+    from tqdm import tqdm
+
+    with tqdm(unit="file", disable=not sys.stderr.isatty(), desc="audit") as bar:
+        def progress(done: int, total: int, path: Path) -> None:
+            bar.total = total
+            bar.update(1)
+
+        auditor = studio(args)
+        document = auditor.audit(args.paths, recursive=args.recursive, on_file=progress)
+    if args.report is not None and args.report.suffix.lower() in (".html", ".htm"):
+        from detection.report_html import render
+
+        atomic_write(args.report, render(document, auditor.watermarker).encode(), mode=0o644)
+    elif args.report is not None:
         atomic_write(args.report, json.dumps(document, indent=2).encode(), mode=0o644)
     body = document["report"]
     lines = [_line(row) for row in body["files"]]
@@ -89,8 +99,3 @@ def _line(row: dict) -> str:
                  f"{consent['then']['status']}, now {consent['now']['status']}")
     return text
 
-
-def _progress(done: int, total: int, path: Path) -> None:
-    width = 30
-    filled = width * done // total
-    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end="", file=sys.stderr, flush=True)
