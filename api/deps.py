@@ -17,6 +17,7 @@ from api.settings import ServiceSettings
 from consent.access import AccessControl, ApiKey
 from consent.errors import ApiKeyInvalid
 from voicekit.audiobook import Narrations
+from voicekit.audits import Audits
 from voicekit.studio import Studio
 
 
@@ -30,6 +31,7 @@ class Service:
     rate_limiter: RateLimiter
     slots: RenderSlots
     narrations: Narrations
+    audits: Audits
 
     def caller(self, key: ApiKey) -> "KeyCaller":
         """Who the studio serves for a request made with `key`."""

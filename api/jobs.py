@@ -1,4 +1,4 @@
-"""Runs audiobook jobs in the background of the server, and picks up unfinished ones at start."""
+"""Runs audiobook and audit jobs in the background of the server, and picks up unfinished ones at start."""
 from __future__ import annotations
 
 import logging
@@ -48,3 +48,31 @@ class NarrationRunner:
                 log.warning("audiobook job %s failed: %s", job_id, e)
             except Exception:  # the job is marked failed; the runner goes on with the next one
                 log.exception("audiobook job %s failed", job_id)
+
+
+class AuditRunner:
+    """One thread that audits queued jobs in order (an audit reads; it never renders)."""
+
+    def __init__(self, svc: Service) -> None:
+        self.svc = svc
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="voicekit-audits", daemon=True)
+
+    def start(self) -> None:
+        """Queue the audits a stop interrupted (they run again from the start), then start the thread."""
+        for job_id in self.svc.audits.unfinished():
+            self._queue.put(job_id)
+        self._thread.start()
+
+    def enqueue(self, job_id: str) -> None:
+        self._queue.put(job_id)
+
+    def stop(self) -> None:
+        self._queue.put(None)
+
+    def _run(self) -> None:
+        while (job_id := self._queue.get()) is not None:
+            try:
+                self.svc.audits.run(self.svc.studio, job_id)
+            except Exception:  # the job is marked failed; the runner goes on with the next one
+                log.exception("audit job %s failed", job_id)

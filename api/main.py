@@ -11,12 +11,13 @@ from fastapi import FastAPI
 
 from api import problems
 from api.deps import Service
-from api.jobs import NarrationRunner
+from api.jobs import AuditRunner, NarrationRunner
 from api.limits import BodyLimit, RateLimiter, RenderSlots
 from api.routers import audiobooks, audit, health, keys, profiles, speech, voices
 from api.settings import ServiceSettings
 from consent.access import AccessControl
 from voicekit.audiobook import Narrations
+from voicekit.audits import Audits
 from voicekit.studio import Studio
 
 DESCRIPTION = """Voice synthesis behind a consent registry. Every response that carries audio was
@@ -33,12 +34,15 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         studio = Studio(settings.home, settings.passphrase)
         studio.engine("heart")  # the house voice loads before the service reports ready
         svc = Service(settings, studio, AccessControl(studio.home / "registry.db", studio.ledger), RateLimiter(),
-                      RenderSlots(settings.speech_slots, settings.slot_wait_s), Narrations(studio.home / "audiobooks"))
-        runner = NarrationRunner(svc)
-        app.state.service, app.state.runner = svc, runner
+                      RenderSlots(settings.speech_slots, settings.slot_wait_s), Narrations(studio.home / "audiobooks"),
+                      Audits(studio.home / "audits"))
+        runner, audit_runner = NarrationRunner(svc), AuditRunner(svc)
+        app.state.service, app.state.runner, app.state.audit_runner = svc, runner, audit_runner
         runner.start()
+        audit_runner.start()
         yield
         runner.stop()
+        audit_runner.stop()
 
     app = FastAPI(title="voicekit", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     problems.install(app)

@@ -31,7 +31,7 @@ class SpeechQuality:
     snr_db: float
 
 
-def _quietly_imported(name: str) -> ModuleType:
+def quietly_imported(name: str) -> ModuleType:
     """`name` imported with the warnings of its own import silenced: webrtcvad imports the
     deprecated pkg_resources and resemblyzer a deprecated scipy namespace. They are about those
     packages' code, not the caller's, and would print on every `voicekit enroll`."""
@@ -43,7 +43,7 @@ def _quietly_imported(name: str) -> ModuleType:
 
 def voiced_frames(samples: np.ndarray) -> np.ndarray:
     """One bool per 30 ms frame: is it speech? samples: float32 mono at 16 kHz."""
-    webrtcvad = _quietly_imported("webrtcvad")
+    webrtcvad = quietly_imported("webrtcvad")
     vad = webrtcvad.Vad(VAD_AGGRESSIVENESS)
     n = len(samples) // VAD_FRAME
     pcm = (np.clip(samples[: n * VAD_FRAME], -1.0, 1.0) * 32767).astype("<i2")
@@ -87,11 +87,11 @@ class SpeakerEncoder:
 
     @cached_property
     def _encoder(self):
-        return _quietly_imported("resemblyzer").VoiceEncoder("cpu", verbose=False)
+        return quietly_imported("resemblyzer").VoiceEncoder("cpu", verbose=False)
 
     def embed(self, samples: np.ndarray) -> np.ndarray:
         """samples: float32 mono at 16 kHz, at least about 1 s of speech."""
-        preprocess_wav = _quietly_imported("resemblyzer").preprocess_wav
+        preprocess_wav = quietly_imported("resemblyzer").preprocess_wav
         return self._encoder.embed_utterance(preprocess_wav(samples, VOICEPRINT_RATE)).astype(np.float32)
 
     def embed_segments(self, samples: np.ndarray, seconds: float = SEGMENT_S) -> list[np.ndarray]:

@@ -63,3 +63,10 @@ class ReportTampered(DetectionError):
     an auditor relies on is not what was signed."""
 
     exit_code, http_status, problem, cli_prefix = EXIT_LEDGER, 422, "report-tampered", "report does not verify: "
+
+
+class PassiveModelMissing(DetectionError):
+    """The passive detector's model file is missing or unreadable (it ships with the package;
+    `python bench/train_passive.py` makes it again)."""
+
+    exit_code, problem = EXIT_BAD_INPUT, "passive-model-missing"

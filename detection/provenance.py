@@ -36,6 +36,7 @@ def summary(record: dict[str, Any], keys: RegistryKeys) -> dict[str, Any]:
         "ledger_seq": record.get("seq"),
         "text_sha256": body.get("text_sha256"),
         "audio_sha256": body.get("audio_sha256"),
+        "passive": body.get("passive"),  # the passive detector's score of the audio as released
         "signature_valid": valid,
         "key_id": record.get("signature", {}).get("key_id"),
     }

@@ -12,6 +12,7 @@ import html
 import io
 import json
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,12 +32,15 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-
 section{border-top:1px solid #ddd;margin-top:1.5em}img{max-width:100%}code{font-size:12px}"""
 
 
-def render(document: dict[str, Any], watermarker: Watermarker) -> str:
+def render(document: dict[str, Any], watermarker: Watermarker, sources: list[Path] | None = None) -> str:
     """The page for a signed report (detection.report.signed_report), its figures drawn with
-    `watermarker` from the files the report names (a file gone since is said so, not fatal)."""
+    `watermarker` from the files the report names, or from `sources` (one per file, in order:
+    where an upload was stored). A file gone since is said so, not fatal."""
     body = document["report"]
     rows = "".join(f"<tr><td class='{v}'>{v}</td><td>{n}</td></tr>" for v, n in body["summary"].items())
-    sections = "".join(_section(i, row, watermarker) for i, row in enumerate(body["files"], 1))
+    sources = sources or [Path(row["path"]) for row in body["files"]]
+    sections = "".join(_section(i, row, source, watermarker)
+                       for i, (row, source) in enumerate(zip(body["files"], sources), 1))
     created = _when(body["created"])
     signed = json.dumps(document, indent=1).replace("<", "\\u003c")  # no "</script>" can end the block early
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>voicekit audit {created}</title>"
@@ -56,7 +60,7 @@ def signed_json(page: str) -> str | None:
     return None if start < 0 or end < 0 else page[start + len(tag): end]
 
 
-def _section(index: int, row: dict[str, Any], watermarker: Watermarker) -> str:
+def _section(index: int, row: dict[str, Any], source: Path, watermarker: Watermarker) -> str:
     verdict = row["verdict"]
     head = f"<section><h2>{index}. {html.escape(row['path'])}</h2><p class='{verdict}'><b>{verdict}</b>"
     if verdict == "unreadable":
@@ -71,15 +75,19 @@ def _section(index: int, row: dict[str, Any], watermarker: Watermarker) -> str:
     if row.get("consent"):
         then, now = row["consent"]["then"], row["consent"]["now"]
         details += [("consent when made", then["status"]), ("consent now", f"{now['status']} {now['detail']}".strip())]
+    if row.get("passive"):
+        score = row["passive"]
+        sounds = {True: "sounds synthetic", False: "does not sound synthetic", None: "too little speech"}[score["synthetic"]]
+        details.append(("passive detector (advisory)", f"{sounds} (score {score['score']}, threshold {score['threshold']})"))
     if row.get("time_scale", 1.0) != 1.0 or row.get("pitch_cents", 0):
         details.append(("edit found", f"time x{row['time_scale']}, pitch {row['pitch_cents']:+d} cents"))
     table = "".join(f"<tr><th>{k}</th><td>{html.escape(str(v))}</td></tr>" for k, v in details)
-    return f"{head}<table>{table}</table>{_figure(row, watermarker)}</section>"
+    return f"{head}<table>{table}</table>{_figure(row, source, watermarker)}</section>"
 
 
-def _figure(row: dict[str, Any], watermarker: Watermarker) -> str:
+def _figure(row: dict[str, Any], source: Path, watermarker: Watermarker) -> str:
     try:
-        samples, rate = decode_file(row["path"])
+        samples, rate = decode_file(source)
     except VoicekitError as e:
         return f"<p>No figure: {html.escape(str(e))}</p>"
     x = resample(samples[: int(MAX_FIGURE_S * rate)], rate, FIGURE_RATE).astype(np.float32)

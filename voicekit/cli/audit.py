@@ -92,6 +92,8 @@ def _line(row: dict) -> str:
     if verdict == "unreadable":
         return f"{row['path']}: unreadable: {row['error']}"
     text = f"{row['path']}: {verdict} (p={row['p_value']:.3g})"
+    sounds = {True: "synthetic", False: "not synthetic", None: "too little speech"}[row["passive"]["synthetic"]]
+    text += f", passive detector: {sounds}"
     if "consent" in row:
         consent = row["consent"]
         made = iso(row["provenance"]["time"])

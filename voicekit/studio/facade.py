@@ -23,9 +23,9 @@ from consent.enrollment import Enroller
 from consent.errors import EnrollmentRefused, UnknownVoice, VoicekitError
 from consent.profiles import VoiceProfile
 from consent.records import Records
-from detection import report
+from detection import passive, report
 from detection.audit import Finding, inspect_audio, inspect_file, window_marks
-from detection.decoding import MAX_DECODED_S, decode_bytes
+from detection.decoding import MAX_DECODED_S, decode_bytes, decode_file
 from detection.gate import ReleaseGate
 from detection.watermark import KeyedWatermark, Watermarker, WatermarkKey
 from voicekit import engines, loudness
@@ -147,7 +147,8 @@ class Studio:
             now = self.clock()
             for voice in request.profiles:
                 checked_voice(self.registry, voice, now, request.caller)
-        return Safeguards(self.watermarker, self.gate, self.ledger, self.keys.current_key_id, self.clock)
+        return Safeguards(self.watermarker, self.gate, self.ledger, self.keys.current_key_id, self.clock,
+                          passive.detector().score)
 
     def check_voice(self, voice: str, caller: Caller | None = None) -> VoiceProfile:
         """The voice's verified, active record if `caller` may speak with it (a job's check before
@@ -183,30 +184,37 @@ class Studio:
         return inspect_file(source, self.watermarker, self.ledger, self.keys, issued)
 
     def audit(self, paths: list[Path | str], recursive: bool = False,
-              on_file: Callable[[int, int, Path], None] | None = None) -> dict[str, Any]:
+              on_file: Callable[[int, int, Path], None] | None = None,
+              names: list[str] | None = None) -> dict[str, Any]:
         """A signed report (detection.report) on every file in `paths` (files, or folders: their
         files, with `recursive` their subfolders' too). Per file: the verdict (detection.report's
-        VERDICTS), the finding, and for a named record its voice's consent status when the output
-        was made and now. A file that cannot be read is reported as such; the batch goes on.
-        on_file(done, total, path): called after each file (a progress bar).
+        VERDICTS), the finding, the passive detector's score (advisory), and for a named record its
+        voice's consent status when the output was made and now. A file that cannot be read is reported as such; the batch goes on.
+        on_file(done, total, path): called after each file (a progress bar). names: what the
+        report calls each of `paths` (files, not folders), instead of its path: an upload's name.
 
         Costs per file what `detect` costs: the ledger's and registry's indexes, never a scan."""
+        self._follow_rotation()
         files = report.audio_files(paths, recursive)
+        if names is not None and len(names) != len(files):
+            raise BadInput("give one name per file audited")
         rows = []
         for done, path in enumerate(files, 1):
-            rows.append(self._audit_row(path))
+            rows.append(self._audit_row(path, str(path) if names is None else names[done - 1]))
             if on_file is not None:
                 on_file(done, len(files), path)
         body = {"created": self.clock(), "watermark": self.watermarker.name, "files": rows,
                 "summary": report.summary(rows)}
         return report.signed_report(body, self.keys)
 
-    def _audit_row(self, path: Path) -> dict[str, Any]:
+    def _audit_row(self, path: Path, label: str) -> dict[str, Any]:
         try:
-            finding = self.detect(path)
+            samples, rate = decode_file(path, max_seconds=MAX_DECODED_S)
         except VoicekitError as e:
-            return {"path": str(path), "verdict": report.UNREADABLE, "error": str(e)}
-        row: dict[str, Any] = {"path": str(path), **finding.as_dict()}
+            return {"path": label, "verdict": report.UNREADABLE, "error": str(e).replace(str(path), label)}
+        finding = inspect_audio(samples, rate, self.watermarker, self.ledger, self.keys)
+        row: dict[str, Any] = {"path": label, **finding.as_dict(),
+                               "passive": passive.detector().score(samples, rate).as_dict()}
         provenance = finding.provenance
         if provenance is None or not provenance["signature_valid"]:
             row["verdict"] = report.MARKED_UNATTRIBUTED if finding.watermarked else report.NO_MARK

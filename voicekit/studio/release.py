@@ -20,6 +20,7 @@ import numpy as np
 from consent.ledger import Ledger
 from detection.errors import GateRefused
 from detection.gate import GateVerdict, ReleaseGate
+from detection.passive import PassiveScore
 from detection.watermark import Watermarker
 from voicekit import audio
 from voicekit.studio.options import PCM
@@ -37,6 +38,7 @@ class Safeguards:
     ledger: Ledger
     key_id: str
     clock: Callable[[], float]
+    passive: Callable[[np.ndarray, int], PassiveScore] | None = None  # advisory: recorded, never decides
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,8 @@ def release(guards: Safeguards, samples: np.ndarray, sample_rate: int, fmt: str,
     """Mark, encode as `fmt` (or pcm), gate and record float32 mono `samples` at `sample_rate`.
 
     describe: the ledger body for a mark id (what was asked, by whom, with which record); the
-    release adds the audio's SHA-256, format, duration and gate verdict and appends an "output"
-    entry. None: nothing is recorded here (a stream's later chunks; its closing entry covers them).
+    release adds the audio's SHA-256, format, duration, gate verdict and the passive detector's
+    score of the released audio, and appends an "output" entry. None: nothing is recorded here (a stream's later chunks; its closing entry covers them).
     mark_id: a mark already reserved (a stream's); None reserves a fresh one per attempt.
     leveled: the loudness stage's last word on the marked audio (the mark's residual adds level
     and peaks of its own, most on short clips): a gain and a peak limiter, neither of which the
@@ -99,6 +101,7 @@ def release(guards: Safeguards, samples: np.ndarray, sample_rate: int, fmt: str,
             "format": fmt,
             "duration_s": round(len(marked) / sample_rate, 3),
             "gate": verdict.as_dict(),
-        }, now=guards.clock()).as_dict()
+        } | ({} if guards.passive is None else {"passive": guards.passive(checked, checked_rate).as_dict()}),
+            now=guards.clock()).as_dict()
     timings["signing"] = time.perf_counter() - t
     return Released(mark, encoded, checked, checked_rate, verdict, entry)

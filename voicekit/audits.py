@@ -1,0 +1,161 @@
+"""Audit jobs for the HTTP service: uploaded files kept on disk, audited in the background by
+`Studio.audit`, with progress and the signed report kept beside them.
+
+Jobs live in SQLite (`<home>/audits/jobs.db`); each job's files are written (atomically, privately)
+before its row exists, and its report before its row says "done". A job a restart interrupted is
+audited again from the start: an audit changes nothing, so running it twice is harmless.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from consent.atomic import atomic_write, create_private
+from voicekit.errors import BadInput
+from voicekit.studio import Studio
+
+ACTIVE = ("queued", "running")
+MAX_FILES = 100  # per job
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audits (
+    job_id TEXT PRIMARY KEY, owner TEXT NOT NULL, key_id TEXT, status TEXT NOT NULL, created_at REAL NOT NULL,
+    finished_at REAL, files INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0, summary TEXT, error TEXT
+);
+CREATE TABLE IF NOT EXISTS audit_files (
+    job_id TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL, stored TEXT NOT NULL, PRIMARY KEY (job_id, idx)
+);
+"""
+
+
+class AuditNotFound(BadInput):
+    """No audit job has that id (or it belongs to another owner)."""
+
+    http_status, problem = 404, "unknown-audit"
+
+
+class AuditNotReady(BadInput):
+    """The audit's report is asked for before the audit is done."""
+
+    http_status, problem = 409, "audit-not-ready"
+
+
+@dataclass(frozen=True)
+class AuditJob:
+    job_id: str
+    owner: str
+    key_id: str | None
+    status: str  # queued, running, done or failed
+    created_at: float
+    finished_at: float | None
+    files: int
+    done: int
+    summary: dict[str, int] | None
+    error: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"job_id": self.job_id, "status": self.status, "created_at": self.created_at,
+                "finished_at": self.finished_at, "files": self.files, "files_done": self.done,
+                "summary": self.summary, "error": self.error}
+
+
+class Audits:
+    """folder: <home>/audits (created on first use)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with closing(self._connect()) as db, db:
+            db.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        create_private(self.folder / "jobs.db")
+        db = sqlite3.connect(self.folder / "jobs.db", timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    def submit(self, files: list[tuple[str, str, bytes]], owner: str, now: float, key_id: str | None = None) -> AuditJob:
+        """Store the files ((name as uploaded, suffix, bytes) each) and a queued job for them."""
+        if not files:
+            raise BadInput("an audit needs at least one file")
+        if len(files) > MAX_FILES:
+            raise BadInput(f"an audit takes at most {MAX_FILES} files, not {len(files)}")
+        job_id = secrets.token_hex(8)
+        folder = self.folder / job_id
+        folder.mkdir(mode=0o700)
+        stored = []
+        for i, (name, suffix, data) in enumerate(files):
+            path = folder / f"{i:03d}{suffix}"
+            atomic_write(path, data)
+            stored.append((job_id, i, name, path.name))
+        with closing(self._connect()) as db, db:
+            db.execute("INSERT INTO audits (job_id, owner, key_id, status, created_at, files) VALUES (?, ?, ?, 'queued', ?, ?)",
+                       (job_id, owner, key_id, now, len(files)))
+            db.executemany("INSERT INTO audit_files (job_id, idx, name, stored) VALUES (?, ?, ?, ?)", stored)
+        return self.job(job_id)
+
+    def job(self, job_id: str, owner: str | None = None) -> AuditJob:
+        """Raises AuditNotFound (also when `owner` is given and is not the job's)."""
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT job_id, owner, key_id, status, created_at, finished_at, files, done, summary, error "
+                             "FROM audits WHERE job_id = ?", (job_id,)).fetchone()
+        if row is None or (owner is not None and row[1] != owner):
+            raise AuditNotFound(f"no audit job {job_id!r}")
+        return AuditJob(*row[:8], json.loads(row[8]) if row[8] else None, row[9])
+
+    def unfinished(self) -> list[str]:
+        with closing(self._connect()) as db:
+            return [r[0] for r in db.execute("SELECT job_id FROM audits WHERE status IN (?, ?) ORDER BY created_at",
+                                             ACTIVE)]
+
+    def run(self, studio: Studio, job_id: str) -> AuditJob:
+        """Audit the job's files and keep the signed report; a failure marks the job failed and is raised."""
+        with closing(self._connect()) as db:
+            files = db.execute("SELECT name, stored FROM audit_files WHERE job_id = ? ORDER BY idx", (job_id,)).fetchall()
+        self._update(job_id, status="running", done=0)
+        try:
+            document = studio.audit([self.folder / job_id / stored for _, stored in files],
+                                    names=[name for name, _ in files],
+                                    on_file=lambda done, total, path: self._update(job_id, done=done))
+            atomic_write(self._report_path(job_id), json.dumps(document, indent=2).encode())
+        except Exception as e:
+            self._update(job_id, status="failed", error=str(e), finished_at=studio.clock())
+            raise
+        self._update(job_id, status="done", summary=json.dumps(document["report"]["summary"]),
+                     finished_at=studio.clock())
+        return self.job(job_id)
+
+    def report(self, job_id: str, owner: str | None = None) -> dict[str, Any]:
+        """The signed report of a finished job; raises AuditNotFound or AuditNotReady."""
+        job = self.job(job_id, owner)
+        if job.status != "done":
+            raise AuditNotReady(f"the audit {job_id} is {job.status}; its report exists once it is done")
+        return json.loads(self._report_path(job_id).read_bytes())
+
+    def files(self, job_id: str) -> list[Path]:
+        with closing(self._connect()) as db:
+            return [self.folder / job_id / r[0] for r in
+                    db.execute("SELECT stored FROM audit_files WHERE job_id = ? ORDER BY idx", (job_id,))]
+
+    def delete(self, job_id: str, owner: str | None = None) -> None:
+        """Forget a job that is not running, with its files and report."""
+        job = self.job(job_id, owner)
+        if job.status == "running":
+            raise AuditNotReady(f"the audit {job_id} is running; delete it once it has finished")
+        with closing(self._connect()) as db, db:
+            db.execute("DELETE FROM audit_files WHERE job_id = ?", (job_id,))
+            db.execute("DELETE FROM audits WHERE job_id = ?", (job_id,))
+        shutil.rmtree(self.folder / job_id, ignore_errors=True)
+
+    def _report_path(self, job_id: str) -> Path:
+        return self.folder / job_id / "report.json"
+
+    def _update(self, job_id: str, **fields: Any) -> None:
+        columns = ", ".join(f"{k} = ?" for k in fields)
+        with closing(self._connect()) as db, db:
+            db.execute(f"UPDATE audits SET {columns} WHERE job_id = ?", (*fields.values(), job_id))
