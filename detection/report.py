@@ -11,9 +11,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from consent.canonical import canonical_bytes
 from consent.errors import SignatureInvalid
-from consent.keys import RegistryKeys, verify_raw
+from consent.keys import RegistryKeys, key_id_of, verify_raw
 from detection.errors import ReportInvalid, ReportTampered
 
 REPORT_FORMAT = "voicekit-audit-report/1"
@@ -60,11 +62,8 @@ def signed_report(body: dict[str, Any], keys: RegistryKeys) -> dict[str, Any]:
 
 def verify_report(document: bytes | str | dict[str, Any], public_key: str | None = None) -> str:
     """The id of the key that signed the report (JSON, or the HTML page that embeds it); raises
-    ReportInvalid for something that is not a report and ReportTampered when any byte of its content or signature changed, or when
-    `public_key` (hex) is given and did not sign it."""
-    from consent.keys import key_id_of
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
+    ReportInvalid for something that is not a report and ReportTampered when any byte of its
+    content or signature changed, or when `public_key` (hex) is given and did not sign it."""
     if isinstance(document, bytes):
         try:
             document = document.decode("utf-8")

@@ -28,7 +28,7 @@ def register(commands) -> None:
     audit.add_argument("paths", nargs="+", metavar="PATH")
     audit.add_argument("--recursive", "-r", action="store_true", help="also audit the files in subfolders")
     audit.add_argument("--report", type=Path,
-                       help="write the signed report here: JSON, or a self-contained page with figures if it ends in .html")
+                       help="write the signed report here: JSON, or a page with figures if it ends in .html")
     audit.add_argument("--key", help="verify-report: the public key (hex) that must have signed the report")
     audit.add_argument("--json", action="store_true", help="print the signed JSON report")
     audit.set_defaults(run=_audit)

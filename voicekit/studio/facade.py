@@ -189,7 +189,9 @@ class Studio:
         """A signed report (detection.report) on every file in `paths` (files, or folders: their
         files, with `recursive` their subfolders' too). Per file: the verdict (detection.report's
         VERDICTS), the finding, the passive detector's score (advisory), and for a named record its
-        voice's consent status when the output was made and now. A file that cannot be read is reported as such; the batch goes on.
+        voice's consent status when the output was made and now. A file that cannot be read is
+        reported as such; the batch goes on. A mark whose record does not verify is reported
+        marked-unattributed, its provenance (signature_valid false) kept in the row.
         on_file(done, total, path): called after each file (a progress bar). names: what the
         report calls each of `paths` (files, not folders), instead of its path: an upload's name.
 
