@@ -12,17 +12,23 @@ from voicekit.errors import VoicekitError
 log = logging.getLogger("voicekit.api.jobs")
 
 
-class NarrationRunner:
-    """One thread that narrates queued jobs in order, each with the render slots' worth of chapters at once."""
+class JobRunner:
+    """One thread that runs queued jobs in order; a job that fails is marked so by its store, and
+    the thread goes on with the next. Jobs a stop interrupted are queued again at start."""
 
-    def __init__(self, svc: Service) -> None:
+    def __init__(self, svc: Service, thread_name: str) -> None:
         self.svc = svc
         self._queue: queue.Queue[str | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="voicekit-narration", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
+
+    def unfinished(self) -> list[str]:
+        raise NotImplementedError
+
+    def run_one(self, job_id: str) -> None:
+        raise NotImplementedError
 
     def start(self) -> None:
-        """Queue the jobs a stop interrupted (their finished chapters are kept), then start the thread."""
-        for job_id in self.svc.narrations.unfinished():
+        for job_id in self.unfinished():
             self._queue.put(job_id)
         self._thread.start()
 
@@ -30,49 +36,50 @@ class NarrationRunner:
         self._queue.put(job_id)
 
     def stop(self) -> None:
-        """Stop taking jobs; the chapter being rendered is dropped with the process and done again on restart."""
+        """Stop taking jobs; the one running is dropped with the process and done again on restart."""
         self._queue.put(None)
 
     def _run(self) -> None:
         while (job_id := self._queue.get()) is not None:
             try:
-                job = self.svc.narrations.job(job_id)
-                if job.status not in ("queued", "running") or job.key_id is None:
-                    continue  # finished, or a `voicekit audiobook` run's job (the CLI narrates its own)
-                # each chapter re-checks the voice for the job's key: a key revoked mid-book stops the book
-                caller = KeyCaller(self.svc.access, self.svc.access.key(job.key_id), live=True)
-                self.svc.narrations.narrate(self.svc.studio, job_id, caller, workers=self.svc.settings.speech_slots)
-            except JobCancelled:
-                log.info("audiobook job %s cancelled", job_id)
+                self.run_one(job_id)
             except VoicekitError as e:
-                log.warning("audiobook job %s failed: %s", job_id, e)
+                log.warning("%s job %s failed: %s", self._thread.name, job_id, e)
             except Exception:  # the job is marked failed; the runner goes on with the next one
-                log.exception("audiobook job %s failed", job_id)
+                log.exception("%s job %s failed", self._thread.name, job_id)
 
 
-class AuditRunner:
-    """One thread that audits queued jobs in order (an audit reads; it never renders)."""
+class NarrationRunner(JobRunner):
+    """Narrates queued audiobooks, each with the render slots' worth of chapters at once (finished
+    chapters are kept across a restart)."""
 
     def __init__(self, svc: Service) -> None:
-        self.svc = svc
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="voicekit-audits", daemon=True)
+        super().__init__(svc, "voicekit-narration")
 
-    def start(self) -> None:
-        """Queue the audits a stop interrupted (they run again from the start), then start the thread."""
-        for job_id in self.svc.audits.unfinished():
-            self._queue.put(job_id)
-        self._thread.start()
+    def unfinished(self) -> list[str]:
+        return self.svc.narrations.unfinished()
 
-    def enqueue(self, job_id: str) -> None:
-        self._queue.put(job_id)
+    def run_one(self, job_id: str) -> None:
+        job = self.svc.narrations.job(job_id)
+        if job.status not in ("queued", "running") or job.key_id is None:
+            return  # finished, or a `voicekit audiobook` run's job (the CLI narrates its own)
+        # each chapter re-checks the voice for the job's key: a key revoked mid-book stops the book
+        caller = KeyCaller(self.svc.access, self.svc.access.key(job.key_id), live=True)
+        try:
+            self.svc.narrations.narrate(self.svc.studio, job_id, caller, workers=self.svc.settings.speech_slots)
+        except JobCancelled:
+            log.info("audiobook job %s cancelled", job_id)
 
-    def stop(self) -> None:
-        self._queue.put(None)
 
-    def _run(self) -> None:
-        while (job_id := self._queue.get()) is not None:
-            try:
-                self.svc.audits.run(self.svc.studio, job_id)
-            except Exception:  # the job is marked failed; the runner goes on with the next one
-                log.exception("audit job %s failed", job_id)
+class AuditRunner(JobRunner):
+    """Audits queued batches of files (an audit reads; it never renders); an interrupted one runs
+    again from the start."""
+
+    def __init__(self, svc: Service) -> None:
+        super().__init__(svc, "voicekit-audits")
+
+    def unfinished(self) -> list[str]:
+        return self.svc.audits.unfinished()
+
+    def run_one(self, job_id: str) -> None:
+        self.svc.audits.run(self.svc.studio, job_id)

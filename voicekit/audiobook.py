@@ -14,7 +14,6 @@ import hashlib
 import io
 import json
 import secrets
-import sqlite3
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -23,11 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from consent.atomic import atomic_write, create_private
+from consent.atomic import atomic_write
 from detection.decoding import decode_bytes
 from voicekit import audio
 from voicekit.books import Chapter
 from voicekit.errors import AssemblyFailed, BadInput, VoicekitError
+from voicekit.jobstore import JobStore
 from voicekit.m4b import mux_m4b, read_chapters
 from voicekit.studio import Caller, SpeechOptions, Studio
 
@@ -130,20 +130,10 @@ class NarrationJob:
         }
 
 
-class Narrations:
+class Narrations(JobStore):
     """folder: <home>/audiobooks (created on first use)."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with closing(self._connect()) as db, db:
-            db.executescript(_SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        create_private(self.folder / "jobs.db")
-        db = sqlite3.connect(self.folder / "jobs.db", timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        return db
+    SCHEMA = _SCHEMA
 
     def submit(self, chapters: list[Chapter], voice: str, owner: str, now: float, output: str = "m4b",
                style: str | None = None, title: str | None = None, key_id: str | None = None) -> NarrationJob:

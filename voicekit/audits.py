@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
-import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from consent.atomic import atomic_write, create_private
+from consent.atomic import atomic_write
 from voicekit.errors import BadInput
+from voicekit.jobstore import JobStore
 from voicekit.studio import Studio
 
 ACTIVE = ("queued", "running")
@@ -64,20 +64,10 @@ class AuditJob:
                 "summary": self.summary, "error": self.error}
 
 
-class Audits:
+class Audits(JobStore):
     """folder: <home>/audits (created on first use)."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with closing(self._connect()) as db, db:
-            db.executescript(_SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        create_private(self.folder / "jobs.db")
-        db = sqlite3.connect(self.folder / "jobs.db", timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        return db
+    SCHEMA = _SCHEMA
 
     def submit(self, files: list[tuple[str, str, bytes]], owner: str, now: float, key_id: str | None = None) -> AuditJob:
         """Store the files ((name as uploaded, suffix, bytes) each) and a queued job for them."""

@@ -1,7 +1,6 @@
 """Audiobook jobs: submit a book, follow its progress (JSON or server-sent events), fetch or cancel it."""
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, AsyncIterator, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -9,6 +8,7 @@ from fastapi.responses import FileResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from api.deps import ServiceDep, SpeakKey
+from api.events import job_events
 from api.problems import Problem
 from consent.access import ApiKey
 from api.uploads import read_limited
@@ -16,7 +16,6 @@ from voicekit.books import MAX_BOOK_BYTES, read_book
 from voicekit.styles import STYLES
 
 router = APIRouter(prefix="/v1", tags=["audiobooks"])
-POLL_S = 0.5
 
 
 @router.post("/audiobooks", status_code=202)
@@ -69,17 +68,8 @@ def _visible_job(job_id: str, svc: ServiceDep, key: SpeakKey) -> str:
 @router.get("/audiobooks/{job_id}/events", response_class=EventSourceResponse)
 async def events(job_id: Annotated[str, Depends(_visible_job)], svc: ServiceDep) -> AsyncIterator[ServerSentEvent]:
     """A `progress` event each time a chapter finishes, then one `done`, `failed` or `cancelled` event."""
-    last = None
-    while True:
-        view = svc.narrations.job(job_id).as_dict()
-        seen = (view["status"], view["chapters_done"])
-        if seen != last:
-            last = seen
-            final = view["status"] not in ("queued", "running")
-            yield ServerSentEvent(data=view, event=view["status"] if final else "progress")
-            if final:
-                return
-        await asyncio.sleep(POLL_S)
+    async for event in job_events(lambda: svc.narrations.job(job_id).as_dict(), "chapters_done"):
+        yield event
 
 
 @router.get("/audiobooks/{job_id}/result", response_class=FileResponse,

@@ -2,7 +2,6 @@
 batch as a job with a signed report); and does the ledger verify."""
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated, AsyncIterator, Literal
 
@@ -12,13 +11,13 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AuditKey, Service, ServiceDep
+from api.events import job_events
 from api.problems import Problem
 from api.uploads import read_limited
 from consent.access import ApiKey
 from detection.report_html import render
-from voicekit.audits import ACTIVE, MAX_FILES
+from voicekit.audits import MAX_FILES
 
-POLL_S = 0.5
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 
@@ -80,17 +79,8 @@ def _visible_audit(job_id: str, svc: ServiceDep, key: AuditKey) -> str:
 async def audit_events(job_id: Annotated[str, Depends(_visible_audit)], svc: ServiceDep
                        ) -> AsyncIterator[ServerSentEvent]:
     """A `progress` event each time a file is done, then one `done` or `failed` event."""
-    last = None
-    while True:
-        view = svc.audits.job(job_id).as_dict()
-        seen = (view["status"], view["files_done"])
-        if seen != last:
-            last = seen
-            final = view["status"] not in ACTIVE
-            yield ServerSentEvent(data=view, event=view["status"] if final else "progress")
-            if final:
-                return
-        await asyncio.sleep(POLL_S)
+    async for event in job_events(lambda: svc.audits.job(job_id).as_dict(), "files_done"):
+        yield event
 
 
 @router.get("/audits/{job_id}/report", responses={200: {"content": {"application/json": {}, "text/html": {}}}})

@@ -5,6 +5,8 @@ is the secret of a key with that scope (owner "alice" unless named otherwise).
 """
 from __future__ import annotations
 
+import time
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -40,3 +42,14 @@ def keys(service):
 
 def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
+
+
+def finished(client, headers, url: str, timeout_s: float = 180) -> dict:
+    """The job at `url` once it is no longer queued or running."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = client.get(url, headers=headers).json()
+        if job["status"] not in ("queued", "running"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"{url} did not finish in {timeout_s} s")

@@ -6,11 +6,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import time
 import zipfile
 
 from detection.decoding import decode_bytes
-from tests.api.conftest import bearer
+from tests.api.conftest import bearer, finished
 from tests.api.test_http import problem
 from tests.bookfixtures import make_epub
 from voicekit.m4b import read_chapters
@@ -22,16 +21,6 @@ CHAPTERS = [
 ]
 
 
-def finished(client, headers, job_id: str, timeout_s: float = 180) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        job = client.get(f"/v1/audiobooks/{job_id}", headers=headers).json()
-        if job["status"] not in ("queued", "running"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish in {timeout_s} s")
-
-
 def test_an_epub_becomes_an_m4b_with_chapter_markers_and_a_mark_per_chapter(client, keys, service):
     headers = bearer(keys["speak"])
     submitted = client.post("/v1/audiobooks", headers=headers, data={"voice": "heart", "output": "m4b"},
@@ -40,7 +29,7 @@ def test_an_epub_becomes_an_m4b_with_chapter_markers_and_a_mark_per_chapter(clie
     job = submitted.json()
     assert job["title"] == "The Sea" and [c["title"] for c in job["chapters"]] == [t for t, _ in CHAPTERS]
 
-    done = finished(client, headers, job["job_id"])
+    done = finished(client, headers, f"/v1/audiobooks/{job['job_id']}")
     assert done["status"] == "done", done["error"]
     assert done["chapters_done"] == 3 and done["seconds_done"] > 10 and done["eta_s"] is None
 
@@ -67,7 +56,7 @@ def test_markdown_becomes_a_zip_of_marked_mp3s_and_jobs_are_private(client, keys
     job = client.post("/v1/audiobooks", headers=headers,
                       data={"output": "zip", "style": "calm"}, files={"file": ("sea.md", text.encode())}).json()
     problem(client.get(f"/v1/audiobooks/{job['job_id']}", headers=bearer(keys["bob"])), 404, "unknown-job")
-    done = finished(client, headers, job["job_id"])
+    done = finished(client, headers, f"/v1/audiobooks/{job['job_id']}")
     archive = zipfile.ZipFile(io.BytesIO(client.get(f"/v1/audiobooks/{job['job_id']}/result", headers=headers).content))
     listed = json.loads(archive.read("chapters.json"))
     assert [c["title"] for c in listed] == ["The Harbour", "The Storm"]
@@ -94,6 +83,6 @@ def test_a_cancelled_job_stops_and_has_no_result(client, keys):
     job = client.post("/v1/audiobooks", headers=headers, data={"text": text}).json()
     cancelled = client.delete(f"/v1/audiobooks/{job['job_id']}", headers=headers).json()
     assert cancelled["status"] == "cancelled"
-    done = finished(client, headers, job["job_id"])
+    done = finished(client, headers, f"/v1/audiobooks/{job['job_id']}")
     assert done["status"] == "cancelled" and done["chapters_done"] < 8
     problem(client.get(f"/v1/audiobooks/{job['job_id']}/result", headers=headers), 409, "job-not-ready")

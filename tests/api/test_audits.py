@@ -1,20 +1,11 @@
 """POST /v1/audits: a batch of files audited as a job, with progress events and a signed report."""
 import json
-import time
 
 from detection.report import verify_report
-from tests.api.conftest import bearer
+from tests.api.conftest import bearer, finished
 from tests.conftest import HUMAN_RECORDING
 
 
-def finished(client, headers, job_id: str, timeout_s: float = 120) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        job = client.get(f"/v1/audits/{job_id}", headers=headers).json()
-        if job["status"] not in ("queued", "running"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"audit {job_id} did not finish in {timeout_s} s")
 
 
 def _ours(client, keys) -> bytes:
@@ -36,7 +27,7 @@ def test_a_batch_is_audited_with_progress_and_a_signed_report(client, keys, serv
     with client.stream("GET", f"/v1/audits/{job_id}/events", headers=headers) as events:
         names = [line.split(":", 1)[1].strip() for line in events.iter_lines() if line.startswith("event:")]
     assert names[-1] == "done" and set(names[:-1]) <= {"progress"}
-    job = finished(client, headers, job_id)
+    job = finished(client, headers, f"/v1/audits/{job_id}")
     assert job["files_done"] == job["files"] == 4
     assert job["summary"] == {"ours": 1, "marked-unattributed": 0, "no-mark": 1, "unreadable": 2}
 
@@ -57,7 +48,7 @@ def test_audits_are_private_need_the_audit_scope_and_can_be_deleted(client, keys
     headers = bearer(keys["audit"])
     job_id = client.post("/v1/audits", headers=headers,
                          files=[("files", ("human.wav", HUMAN_RECORDING.read_bytes(), "audio/wav"))]).json()["job_id"]
-    finished(client, headers, job_id)
+    finished(client, headers, f"/v1/audits/{job_id}")
     assert client.post("/v1/audits", headers=bearer(keys["speak"]),
                        files=[("files", ("a.wav", b"x", "audio/wav"))]).status_code == 403
     bob = client.get(f"/v1/audits/{job_id}/report", headers=bearer(keys["bob"]))
