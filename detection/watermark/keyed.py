@@ -35,8 +35,8 @@ from detection.watermark.pattern import (
 )
 from detection.watermark.residual import add_residual
 from detection.watermark.spectral import (
-    ANALYSIS_RATE, BIN_HI, BIN_LO, HOP, N_BINS, N_FFT, detection_features, frames, overlap_add,
-    power_spectrum, to_analysis_rate, whitened_log_magnitude,
+    ANALYSIS_RATE, AUDIBLE_FLOOR, BIN_HI, BIN_LO, HOP, N_BINS, N_FFT, detection_features, frame_gain_shape,
+    frames, overlap_add, power_spectrum, to_analysis_rate, whitened_log_magnitude,
 )
 
 SUB_SHIFTS = 4  # detection tries HOP / SUB_SHIFTS-sample steps within a hop
@@ -53,8 +53,6 @@ _REALISED_GAIN_INV = 1.5  # ~1 / (share of a frame's gain that survives overlap-
 _SHORT_CLIP_S = 4.0  # audible seconds below which the strength rises as 1 / sqrt(duration)
 _MAX_STRENGTH = 0.25
 _MAX_GAIN = 3.0  # no bin moves by more than this many times `strength`
-_AUDIBLE_FLOOR = 1e-5  # frames 50 dB below the loudest get no host cancellation
-_SHAPE_POWER = 0.5  # gain ~ 1 / sqrt(relative energy), per frame and per bin (see _gain_shape)
 _BIN_SHAPE_LIMIT = 2.0
 _FRAME_SHAPE_LIMIT = 1.5
 _BANDS = band_matrix()
@@ -128,7 +126,7 @@ class KeyedWatermark:
         groups = (np.arange(n_frames) // PERIOD)[:, None] * (payload_code.CODED_BITS + 1) + (roles + 1)
         power = np.abs(spectrum[:, BIN_LO:BIN_HI]) ** 2
         energy = power.sum(axis=1)
-        audible_frames = energy > _AUDIBLE_FLOOR * energy.max()
+        audible_frames = energy > AUDIBLE_FLOOR * energy.max()
         strength = self._strength_for(int(audible_frames.sum()))
         shape = _gain_shape(power, audible_frames)
         # Sync bins keep the plain spread-spectrum gain; only payload bins get the host cancelled.
@@ -317,20 +315,11 @@ def _gain_shape(power: np.ndarray, audible_frames: np.ndarray) -> np.ndarray:
     if not audible_frames.any():
         return np.ones(power.shape)
     spectrum = power[audible_frames].mean(axis=0)
-    by_bin = np.clip(np.maximum(spectrum / max(float(np.median(spectrum)), 1e-20), 1e-12) ** -_SHAPE_POWER,
+    by_bin = np.clip(np.maximum(spectrum / max(float(np.median(spectrum)), 1e-20), 1e-12) ** -0.5,
                      1 / _BIN_SHAPE_LIMIT, _BIN_SHAPE_LIMIT)
-    return _frame_shape(power.sum(axis=1))[:, None] * by_bin[None, :]
-
-
-def _frame_shape(energy: np.ndarray) -> np.ndarray:
-    """(T,) the per-frame factor of _gain_shape, from each frame's in-band energy. Its range is
-    narrower than the bins': a mark much fainter in loud frames than in quiet ones made a spliced
-    excerpt's edge look up to 0.3 s later than it is (the spans' test allows 0.25 s)."""
-    audible = energy > _AUDIBLE_FLOOR * energy.max(initial=0.0)
-    if not audible.any():
-        return np.ones(len(energy))
-    relative = np.maximum(energy / np.median(energy[audible]), 1e-12)
-    return np.clip(relative ** -_SHAPE_POWER, 1 / _FRAME_SHAPE_LIMIT, _FRAME_SHAPE_LIMIT)
+    # A narrower frame range than the bins': at 0.5-2x a spliced excerpt's edge was localised up
+    # to 0.3 s late (the spans' test allows 0.25 s).
+    return frame_gain_shape(power.sum(axis=1), _FRAME_SHAPE_LIMIT)[:, None] * by_bin[None, :]
 
 
 def _sync_z(folded: np.ndarray, key: WatermarkKey) -> np.ndarray:

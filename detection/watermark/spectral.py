@@ -18,6 +18,7 @@ BIN_HI = int(np.floor(BAND_HZ[1] * N_FFT / ANALYSIS_RATE)) + 1
 N_BINS = BIN_HI - BIN_LO
 WHITEN_BINS = 9
 _LOG_FLOOR = 1e-6
+AUDIBLE_FLOOR = 1e-5  # frames 50 dB below the loudest count as silence (no host cancellation, no shaping)
 WINDOW = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT))  # sqrt-Hann: OLA sums to 1
 
 
@@ -60,6 +61,19 @@ def summed_frames(pieces: np.ndarray, hop: int, length: int) -> np.ndarray:
     for t, piece in enumerate(pieces):
         out[t * hop: t * hop + len(piece)] += piece
     return out
+
+
+def frame_gain_shape(energy: np.ndarray, limit: float) -> np.ndarray:
+    """(T,) multipliers of a layer's gain from each frame's energy: 1 / sqrt(the energy relative to
+    the median audible frame), within [1 / limit, limit]; ones when nothing is audible.
+
+    Why (both layers): SI-SNR weighs a gain by the energy it scales, while the detectors count every
+    cell alike, loud or quiet, so gain moved from loud frames to quiet ones is nearly free in z."""
+    audible = energy > AUDIBLE_FLOOR * energy.max(initial=0.0)
+    if not audible.any():
+        return np.ones(len(energy))
+    relative = np.maximum(energy / np.median(energy[audible]), 1e-12)
+    return np.clip(relative ** -0.5, 1 / limit, limit)
 
 
 def whitened_log_magnitude(power: np.ndarray) -> np.ndarray:
