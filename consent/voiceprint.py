@@ -31,7 +31,7 @@ class SpeechQuality:
     snr_db: float
 
 
-def quietly_imported(name: str) -> ModuleType:
+def _quietly_imported(name: str) -> ModuleType:
     """`name` imported with the warnings of its own import silenced: webrtcvad imports the
     deprecated pkg_resources and resemblyzer a deprecated scipy namespace. They are about those
     packages' code, not the caller's, and would print on every `voicekit enroll`."""
@@ -41,14 +41,15 @@ def quietly_imported(name: str) -> ModuleType:
         return importlib.import_module(name)
 
 
-def voiced_frames(samples: np.ndarray) -> np.ndarray:
-    """One bool per 30 ms frame: is it speech? samples: float32 mono at 16 kHz."""
-    webrtcvad = quietly_imported("webrtcvad")
+def voiced_frames(samples: np.ndarray, rate: int = VOICEPRINT_RATE) -> np.ndarray:
+    """One bool per 30 ms frame: is it speech? samples: float32 mono at `rate` (8, 16, 32 or 48 kHz,
+    the rates webrtcvad takes)."""
+    webrtcvad = _quietly_imported("webrtcvad")
     vad = webrtcvad.Vad(VAD_AGGRESSIVENESS)
-    n = len(samples) // VAD_FRAME
-    pcm = (np.clip(samples[: n * VAD_FRAME], -1.0, 1.0) * 32767).astype("<i2")
-    return np.array([vad.is_speech(pcm[i * VAD_FRAME:(i + 1) * VAD_FRAME].tobytes(), VOICEPRINT_RATE)
-                     for i in range(n)], dtype=bool)
+    frame = VAD_FRAME * rate // VOICEPRINT_RATE
+    n = len(samples) // frame
+    pcm = (np.clip(samples[: n * frame], -1.0, 1.0) * 32767).astype("<i2")
+    return np.array([vad.is_speech(pcm[i * frame:(i + 1) * frame].tobytes(), rate) for i in range(n)], dtype=bool)
 
 
 def voiced_audio(samples: np.ndarray) -> np.ndarray:
@@ -87,11 +88,11 @@ class SpeakerEncoder:
 
     @cached_property
     def _encoder(self):
-        return quietly_imported("resemblyzer").VoiceEncoder("cpu", verbose=False)
+        return _quietly_imported("resemblyzer").VoiceEncoder("cpu", verbose=False)
 
     def embed(self, samples: np.ndarray) -> np.ndarray:
         """samples: float32 mono at 16 kHz, at least about 1 s of speech."""
-        preprocess_wav = quietly_imported("resemblyzer").preprocess_wav
+        preprocess_wav = _quietly_imported("resemblyzer").preprocess_wav
         return self._encoder.embed_utterance(preprocess_wav(samples, VOICEPRINT_RATE)).astype(np.float32)
 
     def embed_segments(self, samples: np.ndarray, seconds: float = SEGMENT_S) -> list[np.ndarray]:

@@ -30,6 +30,7 @@ from scipy.special import logsumexp
 
 from detection.errors import PassiveModelMissing
 from detection.watermark.residual import resample
+from detection.watermark.spectral import windowed_frames
 
 RATE = 8000
 FRAME = 160  # 20 ms
@@ -37,7 +38,6 @@ HOP = 80  # 10 ms
 N_FFT = 256
 N_FILTERS = 20
 N_CEPS = 20
-VAD_MODE = 2
 VAD_FRAME = 240  # 30 ms, a frame length webrtcvad takes at 8 kHz
 VOICED_RMS = 0.05
 NOISE_FLOOR = 10 ** (-70 / 20)  # the same faint noise under every recording
@@ -75,7 +75,7 @@ def features(samples: np.ndarray, sample_rate: int, seed: int = 0) -> np.ndarray
     if rms == 0.0:
         return np.zeros((0, 2 * N_CEPS), np.float32)
     voiced = voiced * (VOICED_RMS / rms) + NOISE_FLOOR * np.random.default_rng(seed).standard_normal(len(voiced))
-    frames = _frames(voiced) * np.hamming(FRAME)
+    frames = windowed_frames(voiced, 0, np.hamming(FRAME), HOP)
     power = np.abs(np.fft.rfft(frames, N_FFT, axis=1)) ** 2
     ceps = scipy.fft.dct(np.log(power @ _filterbank() + 1e-10), type=2, norm="ortho", axis=1)[:, :N_CEPS]
     ceps -= ceps.mean(axis=0)  # the recording's own spectral envelope: speaker and channel, not vocoder
@@ -143,19 +143,12 @@ def _gmm_loglik(feats: np.ndarray, p: dict[str, np.ndarray], cls: str) -> np.nda
 
 
 def _voiced(x: np.ndarray) -> np.ndarray:
-    from consent.voiceprint import quietly_imported
+    """The 30 ms frames of x (8 kHz) that webrtcvad calls speech, joined."""
+    from consent.voiceprint import voiced_frames
 
-    vad = quietly_imported("webrtcvad").Vad(VAD_MODE)
-    n = len(x) // VAD_FRAME
-    pcm = (np.clip(x[: n * VAD_FRAME], -1, 1) * 32767).astype("<i2").reshape(n, VAD_FRAME)
-    keep = [i for i in range(n) if vad.is_speech(pcm[i].tobytes(), RATE)]
-    return x[: n * VAD_FRAME].reshape(n, VAD_FRAME)[keep].ravel() if keep else np.zeros(0, np.float32)
-
-
-def _frames(x: np.ndarray) -> np.ndarray:
-    n = 1 + (len(x) - FRAME) // HOP if len(x) >= FRAME else 0
-    idx = np.arange(n)[:, None] * HOP + np.arange(FRAME)[None, :]
-    return x[idx]
+    voiced = voiced_frames(x, RATE)
+    frames = x[: len(voiced) * VAD_FRAME].reshape(len(voiced), VAD_FRAME)
+    return frames[voiced].ravel()
 
 
 @cache
