@@ -21,7 +21,13 @@ async def read_limited(upload: UploadFile, limit: int, what: str) -> bytes:
 def saved(folder: Path, name: str, upload: UploadFile, data: bytes) -> Path:
     """Write `data` under `folder` with the upload's extension (the decoder reads the content; the
     name only appears in messages)."""
-    suffix = Path(upload.filename or "").suffix.lower()
-    path = folder / f"{name}{suffix if suffix.isascii() and len(suffix) <= 6 else ''}"
+    path = folder / f"{name}{safe_suffix(upload.filename)}"
     path.write_bytes(data)
     return path
+
+
+def safe_suffix(filename: str | None) -> str:
+    """The upload name's extension, lower-cased, when it is short ASCII (else none): a stored copy
+    keeps it, never anything else of a name the caller chose."""
+    suffix = Path(filename or "").suffix.lower()
+    return suffix if suffix.isascii() and len(suffix) <= 6 else ""

@@ -2,7 +2,6 @@
 batch as a job with a signed report); and does the ledger verify."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, AsyncIterator, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -13,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import AuditKey, Service, ServiceDep
 from api.events import job_events
 from api.problems import Problem
-from api.uploads import read_limited
+from api.uploads import read_limited, safe_suffix
 from consent.access import ApiKey
 from detection.report_html import render
 from voicekit.audits import MAX_FILES
@@ -53,12 +52,11 @@ async def submit_audit(request: Request, svc: ServiceDep, key: AuditKey,
     limit = svc.settings.max_upload_bytes
     uploads = []
     for i, upload in enumerate(files):
+        # Not read_limited: an empty file is one of the batch's unreadable files, not a refused request.
         data = await upload.read(limit + 1)
         if len(data) > limit:
             raise Problem(413, "upload-too-large", f"file {upload.filename or i} is over the {limit}-byte limit")
-        suffix = Path(upload.filename or "").suffix.lower()
-        uploads.append((upload.filename or f"file {i + 1}", suffix if suffix.isascii() and len(suffix) <= 6 else "",
-                        data))
+        uploads.append((upload.filename or f"file {i + 1}", safe_suffix(upload.filename), data))
     job = svc.audits.submit(uploads, key.owner, svc.studio.clock(), key.key_id)
     request.app.state.audit_runner.enqueue(job.job_id)
     return job.as_dict()
