@@ -25,7 +25,7 @@ TEXT = (
     "In forty years, not one vessel was lost on the rocks below his tower. "
     "When he retired, the town gathered on the quay to thank him, and he smiled without a word."
 )
-STAGES = ("consent", "synthesis", "watermark", "loudness", "encode", "gate", "signing")
+STAGES = ("consent", "synthesis", "watermark", "loudness", "encode", "gate", "passive", "signing")
 
 
 def measure(studio, voice: str, repeats: int) -> dict:

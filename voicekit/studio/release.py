@@ -62,7 +62,8 @@ def release(guards: Safeguards, samples: np.ndarray, sample_rate: int, fmt: str,
 
     describe: the ledger body for a mark id (what was asked, by whom, with which record); the
     release adds the audio's SHA-256, format, duration, gate verdict and the passive detector's
-    score of the released audio, and appends an "output" entry. None: nothing is recorded here (a stream's later chunks; its closing entry covers them).
+    score of the released audio, and appends an "output" entry. None: nothing is recorded here (a
+    stream's later chunks; its closing entry covers them).
     mark_id: a mark already reserved (a stream's); None reserves a fresh one per attempt.
     leveled: the loudness stage's last word on the marked audio (the mark's residual adds level
     and peaks of its own, most on short clips): a gain and a peak limiter, neither of which the
@@ -91,6 +92,11 @@ def release(guards: Safeguards, samples: np.ndarray, sample_rate: int, fmt: str,
                 raise
         finally:
             timings["gate"] = timings.get("gate", 0.0) + time.perf_counter() - t
+    passive: dict[str, Any] = {}
+    if describe is not None and guards.passive is not None:
+        t = time.perf_counter()
+        passive = {"passive": guards.passive(checked, checked_rate).as_dict()}
+        timings["passive"] = time.perf_counter() - t
     t = time.perf_counter()
     if fmt == PCM:
         encoded = audio.wav_samples(encoded)
@@ -101,7 +107,6 @@ def release(guards: Safeguards, samples: np.ndarray, sample_rate: int, fmt: str,
             "format": fmt,
             "duration_s": round(len(marked) / sample_rate, 3),
             "gate": verdict.as_dict(),
-        } | ({} if guards.passive is None else {"passive": guards.passive(checked, checked_rate).as_dict()}),
-            now=guards.clock()).as_dict()
+        } | passive, now=guards.clock()).as_dict()
     timings["signing"] = time.perf_counter() - t
     return Released(mark, encoded, checked, checked_rate, verdict, entry)
