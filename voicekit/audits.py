@@ -105,12 +105,10 @@ class Audits(JobStore):
 
     def run(self, studio: Studio, job_id: str) -> AuditJob:
         """Audit the job's files and keep the signed report; a failure marks the job failed and is raised."""
-        with closing(self._connect()) as db:
-            files = db.execute("SELECT name, stored FROM audit_files WHERE job_id = ? ORDER BY idx", (job_id,)).fetchall()
+        files = self._stored(job_id)
         self._update(job_id, status="running", done=0)
         try:
-            document = studio.audit([self.folder / job_id / stored for _, stored in files],
-                                    names=[name for name, _ in files],
+            document = studio.audit([path for _, path in files], names=[name for name, _ in files],
                                     on_file=lambda done, total, path: self._update(job_id, done=done))
             atomic_write(self._report_path(job_id), json.dumps(document, indent=2).encode())
         except Exception as e:
@@ -128,9 +126,14 @@ class Audits(JobStore):
         return json.loads(self._report_path(job_id).read_bytes())
 
     def files(self, job_id: str) -> list[Path]:
+        """Where the job's uploads are stored, in upload order."""
+        return [path for _, path in self._stored(job_id)]
+
+    def _stored(self, job_id: str) -> list[tuple[str, Path]]:
+        """(name as uploaded, where it is stored) of each of the job's files, in upload order."""
         with closing(self._connect()) as db:
-            return [self.folder / job_id / r[0] for r in
-                    db.execute("SELECT stored FROM audit_files WHERE job_id = ? ORDER BY idx", (job_id,))]
+            rows = db.execute("SELECT name, stored FROM audit_files WHERE job_id = ? ORDER BY idx", (job_id,)).fetchall()
+        return [(name, self.folder / job_id / stored) for name, stored in rows]
 
     def delete(self, job_id: str, owner: str | None = None) -> None:
         """Forget a job that is not running, with its files and report."""
