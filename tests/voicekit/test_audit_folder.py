@@ -106,3 +106,13 @@ def test_the_html_report_is_one_page_with_a_figure_per_readable_file_and_carries
     assert verify_report(text) == studio.keys.current_key_id
     with pytest.raises(Exception, match="changed after it was signed"):
         verify_report(text.replace('"no-mark": 1', '"no-mark": 3'))
+
+
+def test_a_report_that_cannot_be_written_is_refused_before_the_audit(audited, tmp_path):
+    _, home, folder, *_ = audited
+    run = subprocess.run([sys.executable, "-m", "voicekit.cli", "--home", str(home), "audit", str(folder),
+                          "--report", str(tmp_path / "missing" / "report.json")], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr.strip().splitlines() == [f"voicekit: cannot write {tmp_path / 'missing' / 'report.json'}: "
+                                               f"folder {tmp_path / 'missing'} does not exist"]

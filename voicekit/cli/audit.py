@@ -6,7 +6,6 @@ import json
 import sys
 from pathlib import Path
 
-from consent.atomic import atomic_write
 from voicekit.cli.common import EXIT_OK, iso, parse_time, show, studio
 
 VERIFY_REPORT = "verify-report"
@@ -49,6 +48,10 @@ def _audit(args: argparse.Namespace) -> int:
         return _verify_report(args)
     from tqdm import tqdm
 
+    from voicekit.audio import check_output_path, write_file
+
+    if args.report is not None:
+        check_output_path(args.report)  # before the work, not after it
     with tqdm(unit="file", disable=not sys.stderr.isatty(), desc="audit") as bar:
         def progress(done: int, total: int, path: Path) -> None:
             bar.total = total
@@ -59,9 +62,9 @@ def _audit(args: argparse.Namespace) -> int:
     if args.report is not None and args.report.suffix.lower() in (".html", ".htm"):
         from detection.report_html import render
 
-        atomic_write(args.report, render(document, auditor.watermarker).encode(), mode=0o644)
+        write_file(args.report, render(document, auditor.watermarker).encode())
     elif args.report is not None:
-        atomic_write(args.report, json.dumps(document, indent=2).encode(), mode=0o644)
+        write_file(args.report, json.dumps(document, indent=2).encode())
     body = document["report"]
     lines = [_line(row) for row in body["files"]]
     lines.append("summary: " + ", ".join(f"{n} {verdict}" for verdict, n in body["summary"].items()))
