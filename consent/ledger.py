@@ -253,6 +253,31 @@ class Ledger:
         row = self._db().execute(f"SELECT {_COLUMNS} FROM entries WHERE seq = ?", (seq,)).fetchone()
         return None if row is None else LedgerEntry._from_row(row)
 
+    def chain_problems(self, entry: LedgerEntry) -> list[str]:
+        """What is wrong with the chain where `entry` sits, at O(log n): the entry is checked
+        (content against hash, a trusted signature), the entries on either side link to it, the
+        ledger's end is intact and is the one its witness names (no rollback or fork), and no
+        damage is on record. Every append checks the entry before it, so a chain that passes here
+        was whole up to `entry` when written; what changed elsewhere since, only `verify` (O(n))
+        finds. Empty when nothing is wrong."""
+        problems = []
+        try:
+            entry.check(self.keys)
+        except SignatureInvalid as e:
+            problems.append(str(e))
+        before = self.entry(entry.seq - 1) if entry.seq > 0 else None
+        if (before.hash if before is not None else GENESIS) != entry.prev:
+            problems.append(f"entry {entry.seq} does not follow the entry before it")
+        after = self.entry(entry.seq + 1)
+        if after is not None and after.prev != entry.hash:
+            problems.append(f"the entry after {entry.seq} does not follow it")
+        db = self._db()
+        damage = db.execute("SELECT problems FROM damage").fetchone()
+        if damage is not None:
+            problems.append(f"the ledger has recorded damage ({json.loads(damage[0])[0]})")
+        last = db.execute(f"SELECT {_COLUMNS} FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+        return problems + self._end_problems(db, None if last is None else LedgerEntry._from_row(last))
+
     def find_mark(self, mark_id: int) -> LedgerEntry | None:
         """The output entry whose watermark payload is mark_id, if any (unverified: see LedgerEntry.check)."""
         row = self._db().execute(f"SELECT {_COLUMNS} FROM entries WHERE mark_id = ? AND kind = 'output' "

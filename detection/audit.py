@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from consent.keys import RegistryKeys
-from consent.ledger import Ledger
+from consent.ledger import Ledger, LedgerEntry
 from detection import provenance
 from detection.decoding import decode_file
 from detection.errors import WindowTooWide
@@ -69,7 +69,8 @@ def inspect_audio(
       fixed set, so only its own size is counted: the strongest test, and it survives edits that
       break the payload.
     None reads the whole ledger: without `issued` neither the cost nor the p-value depends on its
-    size. The record named is looked up in the ledger's index and its signature checked.
+    size. The record named is looked up in the ledger's index, its signature checked and its place
+    in the chain (Ledger.chain_problems).
     """
     blind = watermarker.detect(samples, sample_rate)
     tests = [blind]
@@ -94,12 +95,18 @@ def inspect_audio(
         p_value=p_value,
         payload=decoded.to_bytes(PAYLOAD_BYTES, "big").hex() if (watermarked and decoded is not None) else None,
         mark_id=entry.body["mark_id"] if entry is not None else None,
-        provenance=provenance.summary(entry.as_dict(), keys) if entry is not None else None,
+        provenance=_attributed(entry, ledger, keys) if entry is not None else None,
         duration_s=len(samples) / sample_rate if sample_rate else 0.0,
         spans=best.spans if watermarked else (),
         time_scale=float(best.scale) if watermarked else 1.0,
         pitch_cents=float(best.pitch_cents) if watermarked else 0.0,
     )
+
+
+def _attributed(entry: LedgerEntry, ledger: Ledger, keys: RegistryKeys) -> dict[str, Any]:
+    """The record's summary, and what is wrong with the ledger chain where it sits (O(log n))."""
+    problems = ledger.chain_problems(entry)
+    return provenance.summary(entry.as_dict(), keys) | {"ledger_chain": {"intact": not problems, "problems": problems}}
 
 
 def inspect_file(path: Path | str, watermarker: Watermarker, ledger: Ledger, keys: RegistryKeys,

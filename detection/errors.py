@@ -1,6 +1,6 @@
 """Exceptions of the detection package, under the project's root (consent.errors.VoicekitError);
 each says its CLI exit code and HTTP status there."""
-from consent.errors import EXIT_BAD_INPUT, EXIT_GATE, EXIT_LEDGER, BadInput, TooLong, VoicekitError
+from consent.errors import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_GATE, EXIT_LEDGER, BadInput, TooLong, VoicekitError
 
 
 class DetectionError(VoicekitError):
@@ -70,3 +70,10 @@ class PassiveModelMissing(DetectionError):
     `python bench/train_passive.py` makes it again)."""
 
     exit_code, problem = EXIT_BAD_INPUT, "passive-model-missing"
+
+
+class CredentialsError(DetectionError):
+    """The installation's C2PA signing chain cannot be opened (wrong passphrase, damaged key) or
+    c2pa refused to sign a manifest: nothing is released without its Content Credentials."""
+
+    exit_code, http_status, problem, cli_prefix = EXIT_ERROR, 500, "c2pa-credentials", "C2PA: "

@@ -35,6 +35,8 @@ def summary(record: dict[str, Any], keys: RegistryKeys) -> dict[str, Any]:
         "time": record.get("time"),
         "ledger_seq": record.get("seq"),
         "text_sha256": body.get("text_sha256"),
+        "watermark": body.get("watermark"),  # the mark's scheme and version when the output was made
+        "entry_hash": record.get("hash"),
         "audio_sha256": body.get("audio_sha256"),
         "passive": body.get("passive"),  # the passive detector's score of the audio as released
         "signature_valid": valid,

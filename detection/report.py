@@ -22,9 +22,10 @@ REPORT_FORMAT = "voicekit-audit-report/1"
 # Verdicts, in the order the summary lists them:
 OURS = "ours"  # our mark, and the ledger record it names (signature checked)
 MARKED_UNATTRIBUTED = "marked-unattributed"  # our mark, but no record could be named (payload lost to an edit)
+RECORD_INVALID = "record-invalid"  # our mark names a record, but it or the chain around it does not verify
 NO_MARK = "no-mark"  # none of our marks found (not proof that we did not make it)
 UNREADABLE = "unreadable"  # missing, not audio, or over the decoder's limits
-VERDICTS = (OURS, MARKED_UNATTRIBUTED, NO_MARK, UNREADABLE)
+VERDICTS = (OURS, MARKED_UNATTRIBUTED, RECORD_INVALID, NO_MARK, UNREADABLE)
 
 
 def audio_files(paths: Iterable[Path | str], recursive: bool = False) -> list[Path]:

@@ -28,7 +28,7 @@ TIMELINE_WINDOW_S = 3.0
 MAX_TIMELINE_POINTS = 120
 _STYLE = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1000px;color:#222}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}
-.ours{color:#0a6b2d}.marked-unattributed{color:#8a5a00}.no-mark{color:#555}.unreadable{color:#a00}
+.ours{color:#0a6b2d}.marked-unattributed{color:#8a5a00}.record-invalid{color:#a00}.no-mark{color:#555}.unreadable{color:#a00}
 section{border-top:1px solid #ddd;margin-top:1.5em}img{max-width:100%}code{font-size:12px}"""
 
 
@@ -71,10 +71,15 @@ def _section(index: int, row: dict[str, Any], source: Path, watermarker: Waterma
         prov = row["provenance"]
         details += [("mark", row["mark_id"]), ("voice", prov["voice"]), ("engine", prov["engine"]),
                     ("made", _when(prov["time"])), ("ledger entry", prov["ledger_seq"]),
-                    ("signature", "valid" if prov["signature_valid"] else "INVALID"), ("key", prov["key_id"])]
+                    ("signature", "valid" if prov["signature_valid"] else "INVALID"), ("key", prov["key_id"]),
+                    ("watermark", prov.get("watermark")),
+                    ("ledger chain", "intact" if prov["ledger_chain"]["intact"]
+                     else "BROKEN: " + "; ".join(prov["ledger_chain"]["problems"]))]
     if row.get("consent"):
         then, now = row["consent"]["then"], row["consent"]["now"]
         details += [("consent when made", then["status"]), ("consent now", f"{now['status']} {now['detail']}".strip())]
+    if row.get("c2pa"):
+        details.append(("C2PA manifest", _c2pa_line(row["c2pa"])))
     if row.get("passive"):
         score = row["passive"]
         sounds = {True: "sounds synthetic", False: "does not sound synthetic", None: "too little speech"}[score["synthetic"]]
@@ -83,6 +88,18 @@ def _section(index: int, row: dict[str, Any], source: Path, watermarker: Waterma
         details.append(("edit found", f"time x{row['time_scale']}, pitch {row['pitch_cents']:+d} cents"))
     table = "".join(f"<tr><th>{k}</th><td>{html.escape(str(v))}</td></tr>" for k, v in details)
     return f"{head}<table>{table}</table>{_figure(row, source, watermarker)}</section>"
+
+
+def _c2pa_line(found: dict[str, Any]) -> str:
+    if not found["present"]:
+        return found.get("reason", "none")
+    line = {"Trusted": "valid, signed by this installation's chain", "Valid": "intact, but signed by a chain not trusted here",
+            "Invalid": "INVALID"}.get(found["state"], found["state"])
+    if found.get("failures"):
+        line += " (" + ", ".join(found["failures"]) + ")"
+    if found.get("matches_mark") is False:
+        line += "; names another ledger entry than the mark does"
+    return line
 
 
 def _figure(row: dict[str, Any], source: Path, watermarker: Watermarker) -> str:

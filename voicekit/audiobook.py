@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from consent.atomic import atomic_write
+from detection import content_credentials
 from detection.decoding import decode_bytes
-from voicekit import audio
+from voicekit import __version__, audio
 from voicekit.books import Chapter
 from voicekit.errors import AssemblyFailed, BadInput, VoicekitError
 from voicekit.jobstore import JobStore
-from voicekit.m4b import mux_m4b, read_chapters
+from voicekit.m4b import audio_packets, mux_m4b, read_chapters
 from voicekit.studio import Caller, SpeechOptions, Studio
 
 OUTPUTS = {"m4b": "m4a", "zip": "mp3"}  # book format -> the format each chapter is rendered and gated in
@@ -276,7 +277,11 @@ class Narrations(JobStore):
             "chapters": [{"index": c.index, "title": c.title, "mark_id": c.mark_id,
                           "chapter_sha256": hashlib.sha256(encoded).hexdigest()} | where
                          for (c, encoded), where in zip(parts, placed)],
+            # A zip is no audio file: each MP3 in it carries its own chapter's manifest.
+            "c2pa": {"embedded": True} if job.output == "m4b" else content_credentials.not_held(job.output),
         }, now=studio.clock())
+        if job.output == "m4b":
+            data = _credentialed_m4b(studio, job, data, entry.as_dict())
         atomic_write(self.result_path(job), data)
         with closing(self._connect()) as db, db:
             db.execute("UPDATE jobs SET status = 'done', finished_at = ?, ledger_seq = ? "
@@ -310,6 +315,21 @@ def _checked_m4b(studio: Studio, data: bytes, mark_ids: list[int]) -> list[dict[
         piece = samples[round(span["start_s"] * rate):round(span["end_s"] * rate)]
         studio.gate.check(audio.encode(piece, rate, "wav"), mark_id)
     return [{"start_s": round(s["start_s"], 3), "end_s": round(s["end_s"], 3)} for s in spans]
+
+
+def _credentialed_m4b(studio: Studio, job: NarrationJob, data: bytes, entry: dict[str, Any]) -> bytes:
+    """The book with its C2PA manifest (naming its ledger entry, so added after it), and proof
+    that the manifest changed none of the audio the gate passed: the same AAC packets, byte for
+    byte, as the book that was checked."""
+    signed = studio.credentials.sign(data, "m4b", {
+        "voice": job.voice, "audiobook_job": job.job_id,
+        "chapter_mark_ids": [f"{c['mark_id']:08x}" for c in entry["body"]["chapters"]],
+        "ledger_seq": entry["seq"], "ledger_entry_hash": entry["hash"],
+        "key_id": entry["signature"]["key_id"],
+    }, __version__, title=f"{job.title or 'voicekit audiobook'}.m4b")
+    if audio_packets(signed) != audio_packets(data):
+        raise AssemblyFailed("adding the C2PA manifest changed the book's audio")
+    return signed
 
 
 def _zipped(parts: list[tuple[ChapterState, bytes]]) -> bytes:

@@ -112,6 +112,12 @@ def read_chapters(data: bytes) -> list[dict[str, Any]]:
     ]
 
 
+def audio_packets(data: bytes) -> list[tuple[bytes, bool]]:
+    """The AAC packets of a one-track MP4/M4B, in order (what a decoder plays, whatever else the
+    container holds). Raises IncompatibleChapters as the chapters' demuxer does."""
+    return _demux(1, "book", data).packets
+
+
 class _NotAac(Exception):
     """Raised inside _demux's FFmpeg block and turned into IncompatibleChapters outside it."""
 

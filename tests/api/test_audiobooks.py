@@ -3,11 +3,11 @@ chapters becomes an M4B whose chapter markers and per-chapter marks are checked;
 a zip of MP3s; jobs are private to their owner and can be cancelled."""
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import zipfile
 
+from detection.content_credentials import read_manifest
 from detection.decoding import decode_bytes
 from tests.api.conftest import bearer, finished
 from tests.api.test_http import problem
@@ -47,7 +47,11 @@ def test_an_epub_becomes_an_m4b_with_chapter_markers_and_a_mark_per_chapter(clie
         assert service.studio.ledger.find_mark(mark_id).body["format"] == "m4a"
     entry = [e for e in service.studio.ledger.entries() if e.kind == "audiobook" and e.seq == done["ledger_seq"]][0]
     assert [c["mark_id"] for c in entry.body["chapters"]] == mark_ids
-    assert entry.body["audio_sha256"] == hashlib.sha256(book.content).hexdigest()
+    assert entry.body["c2pa"] == {"embedded": True}
+    manifest = read_manifest(book.content, "m4b", [service.studio.credentials.root_pem])
+    assert manifest["state"] == "Trusted" and manifest["failures"] == []
+    assert manifest["provenance"]["ledger_entry_hash"] == entry.hash
+    assert manifest["provenance"]["chapter_mark_ids"] == [f"{m:08x}" for m in mark_ids]
 
 
 def test_markdown_becomes_a_zip_of_marked_mp3s_and_jobs_are_private(client, keys, service):

@@ -29,7 +29,7 @@ def test_a_batch_is_audited_with_progress_and_a_signed_report(client, keys, serv
     assert names[-1] == "done" and set(names[:-1]) <= {"progress"}
     job = finished(client, headers, f"/v1/audits/{job_id}")
     assert job["files_done"] == job["files"] == 4
-    assert job["summary"] == {"ours": 1, "marked-unattributed": 0, "no-mark": 1, "unreadable": 2}
+    assert job["summary"] == {"ours": 1, "marked-unattributed": 0, "record-invalid": 0, "no-mark": 1, "unreadable": 2}
 
     document = client.get(f"/v1/audits/{job_id}/report", headers=headers).json()
     assert verify_report(json.dumps(document)) == service.studio.keys.current_key_id

@@ -22,7 +22,8 @@ def test_a_signed_report_verifies_and_names_its_key(keys):
     document = signed_report(_body(), keys)
     assert verify_report(json.dumps(document)) == keys.current_key_id
     assert verify_report(json.dumps(document).encode(), public_key=keys.public_key_hex(keys.current_key_id))
-    assert document["report"]["summary"] == {"ours": 1, "marked-unattributed": 0, "no-mark": 0, "unreadable": 1}
+    assert document["report"]["summary"] == {"ours": 1, "marked-unattributed": 0, "record-invalid": 0, "no-mark": 0,
+                                                  "unreadable": 1}
 
 
 @pytest.mark.parametrize("change", [

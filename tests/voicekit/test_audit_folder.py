@@ -52,7 +52,8 @@ def test_every_verdict_in_one_folder(audited):
         "human.wav": "no-mark", "notes.txt": "unreadable"}
     assert rows["heart.wav"]["mark_id"] == f"{heart.mark_id:08x}" and rows["heart.wav"]["provenance"]["signature_valid"]
     assert "not a readable audio file" in rows["notes.txt"]["error"]
-    assert document["report"]["summary"] == {"ours": 2, "marked-unattributed": 1, "no-mark": 1, "unreadable": 1}
+    assert document["report"]["summary"] == {"ours": 2, "marked-unattributed": 1, "record-invalid": 0,
+                                                  "no-mark": 1, "unreadable": 1}
     assert verify_report(document) == studio.keys.current_key_id
 
 
@@ -83,7 +84,7 @@ def test_the_cli_writes_a_report_that_verifies_until_a_byte_changes(audited, tmp
 
     run = voicekit("audit", str(folder), "--recursive", "--report", str(report))
     assert run.returncode == 0, run.stderr
-    assert "summary: 2 ours, 1 marked-unattributed, 1 no-mark, 1 unreadable" in run.stdout
+    assert "summary: 2 ours, 1 marked-unattributed, 0 record-invalid, 1 no-mark, 1 unreadable" in run.stdout
     assert "consent then active, now revoked" in run.stdout
     checked = voicekit("audit", "verify-report", str(report), "--json")
     assert checked.returncode == 0 and json.loads(checked.stdout)["valid"]
@@ -116,3 +117,32 @@ def test_a_report_that_cannot_be_written_is_refused_before_the_audit(audited, tm
     assert run.returncode == 2 and run.stdout == ""
     assert run.stderr.strip().splitlines() == [f"voicekit: cannot write {tmp_path / 'missing' / 'report.json'}: "
                                                f"folder {tmp_path / 'missing'} does not exist"]
+
+
+def test_c2pa_manifests_are_validated_and_matched_with_the_mark(audited):
+    studio, _, folder, *_ = audited
+    rows = _rows(studio.audit([folder], recursive=True))
+    for name in ("heart.wav", "joe.mp3"):
+        c2pa = rows[name]["c2pa"]
+        assert c2pa["present"] and c2pa["state"] == "Trusted" and c2pa["matches_mark"], c2pa
+        assert c2pa["provenance"]["ledger_entry_hash"] == rows[name]["provenance"]["entry_hash"]
+        assert rows[name]["provenance"]["watermark"] == "keyed-v2"
+        assert rows[name]["provenance"]["ledger_chain"] == {"intact": True, "problems": []}
+    assert rows["heart-pitched.wav"]["c2pa"] == {"present": False}  # rewritten by the edit
+    assert rows["human.wav"]["c2pa"] == {"present": False}
+
+
+def test_a_record_edited_in_the_ledger_is_reported_record_invalid(tmp_path):
+    import sqlite3
+
+    studio = Studio(home=tmp_path / "home")
+    said = studio.speak("This record will be edited behind the ledger's back.", voice="joe")
+    (tmp_path / "said.wav").write_bytes(said.encoded)
+    with sqlite3.connect(tmp_path / "home" / "ledger" / "ledger.db") as db:
+        body = json.loads(db.execute("SELECT body FROM entries WHERE seq = ?", (said.provenance["seq"],)).fetchone()[0])
+        body["voice"] = "heart"
+        db.execute("UPDATE entries SET body = ? WHERE seq = ?", (json.dumps(body), said.provenance["seq"]))
+    row = _rows(studio.audit([tmp_path / "said.wav"]))["said.wav"]
+    assert row["verdict"] == "record-invalid" and "consent" not in row
+    assert not row["provenance"]["signature_valid"]
+    assert any("content does not match its hash" in p for p in row["provenance"]["ledger_chain"]["problems"])

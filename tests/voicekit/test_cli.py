@@ -152,7 +152,7 @@ def test_export_public_reports_a_planted_key_as_untrusted(tmp_path):
     (home / "keys" / f"{planted}.pub").write_bytes((tmp_path / "attacker" / f"{planted}.pub").read_bytes())
     rows = json.loads(voicekit(home, "keys", "export-public", "--json").stdout)
     assert [r["trusted"] for r in rows if r["key_id"] == planted] == [False]
-    assert sum(r["trusted"] for r in rows) == 1
+    assert [r["kind"] for r in rows if r["trusted"]] == ["registry-key", "c2pa-root"]
     report = json.loads(voicekit(home, "ledger", "verify", "--json").stdout)
     assert report["untrusted_keys"] == [planted]
 
@@ -200,9 +200,13 @@ def test_consent_enroll_profiles_and_keys(tmp_path):
     say = voicekit(home, "say", "Hello.", "--voice", profile_id, "-o", str(tmp_path / "x.wav"))
     assert say.returncode == 3 and "asked by the speaker" in one_line_error(say)
 
-    old = json.loads(voicekit(home, "keys", "export-public", "--json").stdout)
+    def registry_keys():
+        rows = json.loads(voicekit(home, "keys", "export-public", "--json").stdout)
+        return [r for r in rows if r["kind"] == "registry-key"]
+
+    old = registry_keys()
     rotated = json.loads(voicekit(home, "keys", "rotate", "--json").stdout)["key_id"]
-    keys = json.loads(voicekit(home, "keys", "export-public", "--json").stdout)
+    keys = registry_keys()
     assert {k["key_id"] for k in keys} == {old[0]["key_id"], rotated}
     assert [k["key_id"] for k in keys if k["current"]] == [rotated] and keys[0]["pem"].startswith("-----BEGIN PUBLIC KEY")
     assert json.loads(voicekit(home, "profiles", "show", profile_id, "--json").stdout)["status"] == "revoked"

@@ -102,5 +102,10 @@ def _line(row: dict) -> str:
         made = iso(row["provenance"]["time"])
         text += (f", mark {row['mark_id']}, voice {consent['voice']}, made {made}; consent then "
                  f"{consent['then']['status']}, now {consent['now']['status']}")
+    elif verdict == "record-invalid":
+        problems = row["provenance"]["ledger_chain"]["problems"] or ["its signature does not verify"]
+        text += f", mark {row['mark_id']}: its ledger record does not verify ({problems[0]})"
+    if row["c2pa"]["present"]:
+        text += f", C2PA {row['c2pa']['state'].lower()}"
     return text
 

@@ -60,15 +60,21 @@ def _rotate(args: argparse.Namespace) -> int:
 
 
 def _export_public(args: argparse.Namespace) -> int:
-    keys = studio(args).keys
+    running = studio(args)
+    keys, root = running.keys, running.credentials
     pems = keys.public_pem()
-    rows = [{"key_id": kid, "algorithm": "Ed25519", "current": kid == keys.current_key_id,
+    rows = [{"kind": "registry-key", "key_id": kid, "algorithm": "Ed25519", "current": kid == keys.current_key_id,
              "trusted": True, "public_key_hex": hexkey, "pem": pems[kid]}
             for kid, hexkey in keys.public_keys().items()]
-    untrusted = [{"key_id": kid, "algorithm": "Ed25519", "current": False, "trusted": False,
+    untrusted = [{"kind": "registry-key", "key_id": kid, "algorithm": "Ed25519", "current": False, "trusted": False,
                   "public_key_hex": keys.public_keys_on_disk()[kid]} for kid in keys.untrusted()]
-    show(rows + untrusted, args.json, "".join(
-        f"# key {r['key_id']}{' (current)' if r['current'] else ''}\n{r['pem']}" for r in rows).rstrip() + "".join(
+    c2pa_root = {"kind": "c2pa-root", "key_id": f"c2pa-root:{root.root_fingerprint[:16]}",
+                 "algorithm": "ECDSA P-256 X.509 certificate", "current": True, "trusted": True, "sha256_fingerprint": root.root_fingerprint,
+                 "pem": root.root_pem.decode()}
+    show(rows + [c2pa_root] + untrusted, args.json, "".join(
+        f"# key {r['key_id']}{' (current)' if r['current'] else ''}\n{r['pem']}" for r in rows).rstrip()
+        + f"\n# C2PA root certificate (trust it to validate Content Credentials), SHA-256 "
+          f"{root.root_fingerprint}\n{c2pa_root['pem']}".rstrip() + "".join(
         f"\n# WARNING: key {r['key_id']} is in the key folder but no trusted key introduced it; "
         "it verifies nothing" for r in untrusted))
     return EXIT_OK

@@ -25,6 +25,7 @@ from consent.profiles import VoiceProfile
 from consent.records import Records
 from detection import passive, report
 from detection.audit import Finding, inspect_audio, inspect_file, window_marks
+from detection.content_credentials import Credentials, open_credentials, read_manifest
 from detection.decoding import MAX_DECODED_S, decode_bytes, decode_file
 from detection.gate import ReleaseGate
 from detection.watermark import KeyedWatermark, Watermarker, WatermarkKey
@@ -64,8 +65,8 @@ class Studio:
         device: str = "cpu",
     ) -> None:
         self.home = Path(home) if home is not None else default_home()
-        self._records = Records.open(self.home, passphrase if passphrase is not None else default_passphrase(),
-                                     now=clock(), house=engines.house_profiles(now=clock()))
+        self._passphrase = passphrase if passphrase is not None else default_passphrase()
+        self._records = Records.open(self.home, self._passphrase, now=clock(), house=engines.house_profiles(now=clock()))
         self.keys, self.registry, self.ledger = self._records.keys, self._records.registry, self._records.ledger
         self.clock = clock
         self.voices = Voices(threads, device)
@@ -148,7 +149,13 @@ class Studio:
             for voice in request.profiles:
                 checked_voice(self.registry, voice, now, request.caller)
         return Safeguards(self.watermarker, self.gate, self.ledger, self.keys.current_key_id, self.clock,
-                          passive.detector().score)
+                          self.credentials, passive.detector().score)
+
+    @cached_property
+    def credentials(self) -> Credentials:
+        """This installation's C2PA signing chain (made on first use; see detection.content_credentials).
+        Its certificates run on real time, not the studio's clock: C2PA readers check them against it."""
+        return open_credentials(self.home / "c2pa", self._passphrase)
 
     def check_voice(self, voice: str, caller: Caller | None = None) -> VoiceProfile:
         """The voice's verified, active record if `caller` may speak with it (a job's check before
@@ -190,8 +197,10 @@ class Studio:
         files, with `recursive` their subfolders' too). Per file: the verdict (detection.report's
         VERDICTS), the finding, the passive detector's score (advisory), and for a named record its
         voice's consent status when the output was made and now. A file that cannot be read is
-        reported as such; the batch goes on. A mark whose record does not verify is reported
-        marked-unattributed, its provenance (signature_valid false) kept in the row.
+        reported as such; the batch goes on. A mark whose record, or the ledger chain around it,
+        does not verify is reported record-invalid, its provenance kept in the row. Where the
+        file holds a C2PA manifest it is validated (our root trusted) and compared with the mark's
+        record.
         on_file(done, total, path): called after each file (a progress bar). names: what the
         report calls each of `paths` (files, not folders), instead of its path: an upload's name.
 
@@ -216,16 +225,29 @@ class Studio:
             return {"path": label, "verdict": report.UNREADABLE, "error": str(e).replace(str(path), label)}
         finding = inspect_audio(samples, rate, self.watermarker, self.ledger, self.keys)
         row: dict[str, Any] = {"path": label, **finding.as_dict(),
-                               "passive": passive.detector().score(samples, rate).as_dict()}
+                               "passive": passive.detector().score(samples, rate).as_dict(),
+                               "c2pa": self._c2pa_finding(path, finding)}
         provenance = finding.provenance
-        if provenance is None or not provenance["signature_valid"]:
+        if provenance is None:
             row["verdict"] = report.MARKED_UNATTRIBUTED if finding.watermarked else report.NO_MARK
+            return row
+        if not (provenance["signature_valid"] and provenance["ledger_chain"]["intact"]):
+            row["verdict"] = report.RECORD_INVALID
             return row
         row["verdict"] = report.OURS
         voice, made = provenance["voice"], provenance["time"]
         row["consent"] = {"voice": voice, "then": self._consent_status(voice, made),
                           "now": self._consent_status(voice, self.clock())}
         return row
+
+    def _c2pa_finding(self, path: Path, finding: Finding) -> dict[str, Any]:
+        """The file's C2PA manifest validated with this installation's root as the trust anchor,
+        and whether it names the same ledger entry as the mark does."""
+        found = read_manifest(path, path.suffix.lower().lstrip("."), [self.credentials.root_pem])
+        claimed = (found.get("provenance") or {}).get("ledger_entry_hash")
+        if claimed is not None and finding.provenance is not None:
+            found["matches_mark"] = claimed == finding.provenance["entry_hash"]
+        return found
 
     def _consent_status(self, voice_id: str, at: float) -> dict[str, Any]:
         try:

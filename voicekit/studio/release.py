@@ -1,5 +1,5 @@
 """The one way audio leaves voicekit: reserve a mark -> watermark -> encode -> gate -> ledger ->
-result. Speech, every stream chunk and every audiobook chapter call `release`, and so will
+C2PA manifest -> gate -> result. Speech, every stream chunk and every audiobook chapter call `release`, and so will
 singing and songs; nothing else in the project encodes audio for a caller.
 
 Retry policy (one, for every caller): with a fresh mark per attempt, a refusal by the gate is
@@ -7,6 +7,11 @@ tried again with a new mark, MARK_ATTEMPTS in all (a clip with very little sound
 fails to carry one payload about 1 time in 60 while another decodes). A release under a fixed
 mark (a stream's chunks after the first) is tried once: the same mark embeds the same way, so the
 caller carries a refused piece into the next one instead (voicekit.studio.stream).
+
+Content Credentials: a recorded output in a format that holds one (WAV, MP3, M4A, FLAC) gets a
+C2PA manifest naming its ledger entry, so the manifest is added after the entry is signed, and the
+entry's `audio_sha256` is of the file before its manifest (the entry cannot name bytes that name
+it; the manifest's own data hash binds the rest). The gate then checks the final bytes again.
 """
 from __future__ import annotations
 
@@ -18,11 +23,13 @@ from typing import Any, Callable
 import numpy as np
 
 from consent.ledger import Ledger
+from detection import content_credentials
+from detection.content_credentials import Credentials
 from detection.errors import GateRefused
 from detection.gate import GateVerdict, ReleaseGate
 from detection.passive import PassiveScore
 from detection.watermark import Watermarker
-from voicekit import audio
+from voicekit import __version__, audio
 from voicekit.studio.options import PCM
 
 MARK_ATTEMPTS = 3
@@ -38,6 +45,7 @@ class Safeguards:
     ledger: Ledger
     key_id: str
     clock: Callable[[], float]
+    credentials: Credentials
     passive: Callable[[np.ndarray, int], PassiveScore] | None = None  # advisory: recorded, never decides
 
 
@@ -107,6 +115,13 @@ def release(guards: Safeguards, samples: np.ndarray, sample_rate: int, fmt: str,
             "format": fmt,
             "duration_s": round(len(marked) / sample_rate, 3),
             "gate": verdict.as_dict(),
+            "c2pa": {"embedded": True} if content_credentials.holds_manifest(fmt) else content_credentials.not_held(fmt),
         } | passive, now=guards.clock()).as_dict()
     timings["signing"] = time.perf_counter() - t
+    if entry is not None and content_credentials.holds_manifest(fmt):
+        t = time.perf_counter()
+        encoded = guards.credentials.sign(encoded, fmt, content_credentials.assertion_for(entry), __version__,
+                                          title=f"voicekit speech {mark:08x}.{fmt}")
+        verdict, checked, checked_rate = guards.gate.checked(encoded, mark)
+        timings["c2pa"] = time.perf_counter() - t
     return Released(mark, encoded, checked, checked_rate, verdict, entry)
