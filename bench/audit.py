@@ -41,7 +41,7 @@ TEXTS = [
 ]
 HUMAN_GLOBS = ("/usr/share/pocketsphinx/test/data/librivox/*.wav", "/usr/share/asterisk/sounds/fr_CA_f_June/*.wav",
                "/usr/share/asterisk/sounds/en_US_f_Allison/demo-*.wav")
-VERDICTS = ("ours", "marked-unattributed", "no-mark", "unreadable")
+VERDICTS = ("ours", "marked-unattributed", "record-invalid", "no-mark", "unreadable")
 
 
 def build_folder(studio, folder: Path) -> dict[str, str]:
@@ -129,6 +129,11 @@ def main() -> None:
     confusion = {c: dict(Counter(rows[n]["verdict"] for n in truth if truth[n] == c)) for c in classes}
     passive = {c: _share([rows[n]["passive"]["synthetic"] for n in truth if truth[n] == c and "passive" in rows[n]])
                for c in classes}
+    # Content Credentials: a manifest that validates against this installation's root and names the
+    # same ledger entry as the mark (our WAV and MP3 outputs); none survives an edit that rewrites the file.
+    c2pa = {c: _share([rows[n]["c2pa"]["present"] and rows[n]["c2pa"]["state"] == "Trusted"
+                       and rows[n]["c2pa"].get("matches_mark", False)
+                       for n in truth if truth[n] == c and "c2pa" in rows[n]]) for c in classes}
     attributed = _share([rows[n].get("mark_id") is not None and rows[n]["verdict"] == "ours"
                          for n in truth if truth[n] == "ours"])
     edited = {n.removeprefix("edited-").removesuffix(".wav"): rows[n]["verdict"] for n in truth if truth[n] == "ours, edited"}
@@ -149,6 +154,7 @@ def main() -> None:
         "edited_verdicts": edited,
         "ours_attributed": attributed,
         "passive_flagged": passive,
+        "c2pa_trusted_and_matching": c2pa,
         "seconds": round(time.time() - started),
     }
     out = ROOT / "bench" / "results" / "audit.json"
@@ -156,9 +162,10 @@ def main() -> None:
     print(f"ledger {args.ledger:,} outputs; {len(truth)} files, {result['audio_minutes']} min of audio")
     print(f"one process: {one_process_s:.1f} s = {result['one_process']['hours_of_audio_per_minute']} h/min; "
           f"two processes: {two_process_s:.1f} s = {result['two_processes']['hours_of_audio_per_minute']} h/min")
-    print(f"{'truth':<22}" + "".join(f"{v:>22}" for v in VERDICTS) + f"{'passive flags':>16}")
+    print(f"{'truth':<22}" + "".join(f"{v:>21}" for v in VERDICTS) + f"{'passive flags':>15}{'C2PA valid':>12}")
     for c in classes:
-        print(f"{c:<22}" + "".join(f"{confusion[c].get(v, 0):>22}" for v in VERDICTS) + f"{passive[c]!s:>16}")
+        print(f"{c:<22}" + "".join(f"{confusion[c].get(v, 0):>21}" for v in VERDICTS)
+              + f"{passive[c]!s:>15}{c2pa[c]!s:>12}")
     print("edited outputs:", ", ".join(f"{k} {v}" for k, v in edited.items()))
 
 
