@@ -13,7 +13,7 @@ from api import problems
 from api.deps import Service
 from api.jobs import AuditRunner, NarrationRunner
 from api.limits import BodyLimit, RateLimiter, RenderSlots
-from api.routers import audiobooks, audit, health, keys, profiles, speech, voices
+from api.routers import audiobooks, audit, health, keys, profiles, singing, speech, voices
 from api.settings import ServiceSettings
 from consent.access import AccessControl
 from voicekit.audiobook import Narrations
@@ -47,6 +47,6 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app = FastAPI(title="voicekit", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
-    for module in (health, voices, profiles, speech, audiobooks, audit, keys):
+    for module in (health, voices, profiles, speech, singing, audiobooks, audit, keys):
         app.include_router(module.router)
     return app

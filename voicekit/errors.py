@@ -3,7 +3,7 @@ its CLI exit code and HTTP status there."""
 from consent.errors import EXIT_ENGINE, BadInput, TooLong, VoicekitError
 
 __all__ = ["VoicekitError", "BadInput", "TooLong", "EmptyText", "UnsupportedFormat", "OutputPathError",
-           "EngineUnavailable", "BookError", "IncompatibleChapters", "AssemblyFailed"]
+           "EngineUnavailable", "BookError", "IncompatibleChapters", "AssemblyFailed", "ScoreError", "OutOfRange"]
 
 
 class EmptyText(BadInput):
@@ -41,3 +41,17 @@ class AssemblyFailed(VoicekitError):
     """A finished book could not be put together from its checked chapters (a muxer fault)."""
 
     problem = "assembly-failed"
+
+
+class ScoreError(BadInput):
+    """A score that cannot be sung as written: unparseable, no lyrics, overlapping notes in one
+    voice, a part or verse it does not have. The message names the part and measure."""
+
+    problem = "invalid-score"
+
+
+class OutOfRange(ScoreError):
+    """Notes outside the voice's singable range after transposition; the message says which
+    notes and by how many semitones."""
+
+    problem = "score-out-of-range"

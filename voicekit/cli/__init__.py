@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Sequence
 
 from consent.errors import EXIT_ERROR, VoicekitError
-from voicekit.cli import audit, books, consent, records, service, speech
+from voicekit.cli import audit, books, consent, records, service, singing, speech
 from voicekit.cli.common import Parser, fail
 
-VERB_GROUPS = (speech, audit, consent, records, books, service)
+VERB_GROUPS = (speech, singing, audit, consent, records, books, service)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,7 +12,7 @@ from voicekit.engines.joe import JoeEngine
 from voicekit.errors import EngineUnavailable
 
 ENGINES = {"heart": HeartEngine, "joe": JoeEngine}
-HOUSE_SCOPES = ("tts",)
+HOUSE_SCOPES = ("tts", "sing")
 HOUSE_LICENCE = "voicekit house voice: synthesis of any text permitted"
 
 

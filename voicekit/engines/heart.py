@@ -108,6 +108,28 @@ class HeartEngine:
             offset_s += seconds
         return frames_out, words
 
+    def phonemes(self, text: str) -> str:
+        """hibari's phonemes (misaki) for `text`, words separated by spaces."""
+        from hibari.g2p.normalize import normalize
+
+        model = self._model
+        tokens = model.g2p.phonemize_tokens(model.g2p.tokenize(normalize(unicodedata.normalize("NFKC", text))))
+        return " ".join(t.phonemes for t in tokens if t.phonemes).strip()
+
+    def phoneme_frames(self, phonemes: str) -> tuple[tuple[np.ndarray, ...], list[tuple[str, int, int]]]:
+        """The vocoder frames of one phoneme string (at most hibari's phoneme limit), and which
+        frames each of its characters the network kept spans: (character, first frame, end frame)."""
+        model = self._model
+        kept = [c for c in phonemes if c in model.vocab]
+        ids = [0, *(model.vocab[c] for c in kept), 0]
+        *frames, durations = model.sess.run(
+            None, {"ids": np.asarray([ids], np.int64), "speed": np.asarray([1.0], np.float32)})
+        frames = tuple(o[0] for o in frames)
+        n = frames[0].shape[-1]
+        ends = np.round(np.cumsum(durations) * (n / max(float(durations.sum()), 1.0))).astype(int)
+        starts = np.concatenate([[0], ends[:-1]])
+        return frames, [(c, int(starts[i + 1]), int(ends[i + 1])) for i, c in enumerate(kept)]
+
     def render(self, frames: list[tuple[np.ndarray, ...]]) -> np.ndarray:
         """Waveform (24 kHz float32) of vocoder frames, with this engine's fixed noise seed."""
         from hibari import dsp

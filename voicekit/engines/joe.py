@@ -80,8 +80,14 @@ class JoeEngine:
     def synthesize_timed(self, sentence: str) -> tuple[np.ndarray, list[WordTiming] | None]:
         """Samples, and each word's start and end by the model's own phoneme durations (None for
         the timings when no word's phonemes can be found in what was spoken)."""
+        samples, spoken = self.phoneme_spans(sentence)
+        return samples, self._word_timings(sentence, spoken)
+
+    def phoneme_spans(self, sentence: str) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
+        """Samples, and each spoken phoneme (espeak-ng IPA) with its first and end sample, by the
+        model's own durations; pauses and marks left out."""
         voice = self._voice
-        pieces, spoken = [], []  # spoken: (phoneme, first sample, end sample), pauses and marks left out
+        pieces, spoken = [], []
         offset = 0
         for chunk in voice.synthesize(sentence, include_alignments=True):
             if chunk.phoneme_alignments is None:
@@ -92,7 +98,7 @@ class JoeEngine:
                 offset += aligned.num_samples
             pieces.append(chunk.audio_float_array)
         samples = np.concatenate(pieces).astype(np.float32) if pieces else np.zeros(0, np.float32)
-        return samples, self._word_timings(sentence, spoken)
+        return samples, spoken
 
     def _word_timings(self, sentence: str, spoken: list[tuple[str, int, int]]) -> list[WordTiming] | None:
         """Each word's own phonemes (espeak-ng, the word alone) matched against the sentence's

@@ -8,6 +8,7 @@ refuse); none can be switched off.
 """
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from functools import cached_property
@@ -29,13 +30,19 @@ from detection.content_credentials import Credentials, open_credentials, read_ma
 from detection.decoding import MAX_DECODED_S, decode_bytes, decode_file
 from detection.gate import ReleaseGate
 from detection.watermark import KeyedWatermark, Watermarker, WatermarkKey
-from voicekit import engines, loudness
+from voicekit import audio, engines, loudness
 from voicekit.engines.base import Engine
-from voicekit.errors import BadInput, EmptyText
+from voicekit.errors import BadInput, EmptyText, ScoreError
+from voicekit.singing import Score, read_score, score_format
+from voicekit.singing.plan import phrases
+from voicekit.singing.ranges import check_range
+from voicekit.singing.readers import MAX_SCORE_BYTES
+from voicekit.singing.render import sing
+from voicekit.singing.voices import singer_for
 from voicekit.home import default_home, default_passphrase
 from voicekit.studio import enrollment
 from voicekit.studio.lexicons import StoredLexicons
-from voicekit.studio.options import PCM, SpeechOptions
+from voicekit.studio.options import DEFAULT_RATE, PCM, SpeechOptions
 from voicekit.studio.release import Safeguards, release
 from voicekit.studio.rendering import placed, segments
 from voicekit.studio.request import Caller, Request, checked_voice, planned, voices_of
@@ -108,6 +115,47 @@ class Studio:
                       describe=lambda mark: request.provenance(mark, guards.watermarker.name, guards.key_id))
         return SpeechResult(out.audio, out.sample_rate, options.format, out.encoded, out.mark_id, out.entry or {},
                             timings, marks, words)
+
+    def sing(self, score: Score | Path | str, voice: str = "heart", transpose: int = 0, tempo: float | None = None,
+             part: str | None = None, verse: int = 1, format: str = "wav", sample_rate: int = DEFAULT_RATE,
+             caller: Caller | None = None) -> SpeechResult:
+        """Sing a score (a Score, or a MusicXML, MIDI or JSON file) in `voice`, whose consent must
+        cover singing (the `sing` scope), through the same release as speech. transpose: semitones;
+        tempo: the first tempo in BPM (later changes keep their ratios); part/verse: which to sing
+        from a file. Raises ScoreError (OutOfRange for notes the voice cannot reach), a
+        ConsentError, EngineUnavailable for a voice that cannot sing, GateRefused or LedgerBroken."""
+        options = SpeechOptions.of(None, format=format, sample_rate=sample_rate)
+        options.check()
+        if not isinstance(transpose, int) or not -24 <= transpose <= 24:
+            raise BadInput(f"transpose by {transpose!r} semitones: give a whole number from -24 to 24")
+        t = time.perf_counter()
+        if not isinstance(score, Score):
+            path = Path(score)
+            score = read_score(_read_score_file(path), score_format(path.name), part, verse)
+        score = score.transposed(transpose) if transpose else score
+        score = score.at_tempo(tempo) if tempo is not None else score
+        self._follow_rotation()
+        profile = checked_voice(self.registry, voice, self.clock(), caller, scope="sing")
+        engine = self.voices.for_profile(profile)
+        singer = singer_for(engine)
+        check_range(score, singer.base_name, transpose)
+        timings = {"consent": time.perf_counter() - t}
+        t = time.perf_counter()
+        sung = audio.resample(sing(phrases(score), singer, score.fingerprint()), singer.sample_rate, sample_rate)
+        timings["synthesis"] = time.perf_counter() - t
+        checked_voice(self.registry, voice, self.clock(), caller, scope="sing")  # still consented as it leaves
+        guards = self.safeguards()
+        target = loudness.preset(None)
+        out = release(guards, loudness.headroom(sung), sample_rate, format, timings=timings,
+                      leveled=lambda x: loudness.normalized(x, sample_rate, target),
+                      describe=lambda mark: {
+                          "mark_id": mark, "kind": "singing", "voice": voice,
+                          "voice_record_sha256": hashlib.sha256(profile.canonical()).hexdigest(),
+                          "engine": engine.name, "model": engine.model_version,
+                          "score_sha256": score.fingerprint(), "transpose": transpose, "tempo": score.tempo[0][1],
+                          "part": score.part, "sample_rate": sample_rate,
+                          "watermark": guards.watermarker.name, "watermark_key": guards.key_id})
+        return SpeechResult(out.audio, out.sample_rate, format, out.encoded, out.mark_id, out.entry or {}, timings)
 
     def stream(self, text: str, voice: str = "heart", options: SpeechOptions | None = None,
                caller: Caller | None = None, **fields: Any) -> SpeechStream:
@@ -398,3 +446,12 @@ class Studio:
         if self._own_watermark:
             self.watermarker = self._keyed_watermark()
             self.gate = ReleaseGate(self.watermarker)
+
+
+def _read_score_file(path: Path) -> bytes:
+    try:
+        if path.stat().st_size > MAX_SCORE_BYTES:
+            raise ScoreError(f"{path} has {path.stat().st_size} bytes; a score may have {MAX_SCORE_BYTES}")
+        return path.read_bytes()
+    except OSError as e:
+        raise ScoreError(f"cannot read the score {path}: {e.strerror}") from e

@@ -108,7 +108,8 @@ def voices_of(voice: str, plan: list) -> list[str]:
     return list(dict.fromkeys([voice, *(i.voice for i in plan if isinstance(i, Speech) and i.voice)]))
 
 
-def checked_voice(registry: Registry, voice: str, now: float, caller: Caller | None) -> VoiceProfile:
+def checked_voice(registry: Registry, voice: str, now: float, caller: Caller | None, scope: str = "tts"
+                  ) -> VoiceProfile:
     """The verified, active record of `voice`, which the caller may use. A voice the caller may
     not use is refused exactly as a voice that does not exist (UnknownVoice listing only the
     caller's own), before its state is looked at, so a refusal never tells a caller that someone
@@ -116,7 +117,7 @@ def checked_voice(registry: Registry, voice: str, now: float, caller: Caller | N
     if caller is not None and not caller.allows(voice):
         raise UnknownVoice(voice, registry.shared_voices() + caller.voices())
     try:
-        return registry.check_at(voice, now=now, scope="tts")
+        return registry.check_at(voice, now=now, scope=scope)
     except UnknownVoice:
         if caller is None:
             raise
