@@ -33,6 +33,8 @@ ROUTES = [
     ("POST", "/v1/profiles/profile:none/grants", "profiles", {"json": {"owner": "bob"}}),
     ("POST", "/v1/speech", "speak", {"json": {"text": "Hello there."}}),
     ("POST", "/v1/audio/speech", "speak", {"json": {"model": "tts-1", "input": "Hello there.", "voice": "heart"}}),
+    ("POST", "/v1/sing", "speak", {"json": {"score": {"notes": [{"pitch": 62, "start": 0, "duration": 1,
+                                                                 "lyric": "la"}]}}}),
     ("POST", "/v1/audiobooks", "speak", {"data": {"text": "Chapter 1\n\nHello there."}}),
     ("GET", "/v1/audiobooks", "speak", {}),
     ("GET", "/v1/audiobooks/none", "speak", {}),

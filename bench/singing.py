@@ -1,0 +1,257 @@
+"""Singing from scores: pitch, timing, voicing, intelligibility, speed and the mark, per song and voice.
+
+Six public-domain melodies are written by this script, three as MusicXML (music21) and three as
+MIDI with lyric events (mido), and read back through voicekit's own readers: Twinkle Twinkle,
+Happy Birthday, Amazing Grace (melismas, a ritardando), Ode to Joy (van Dyke's words), My Bonnie
+(a sixth up at the start) and the Star-Spangled Banner's first line (an octave and a tenth in one
+phrase, a tempo change). Each is sung by heart, by joe (an octave down) and by a clone (a profile
+enrolled from heart's readings, so it is fitted on heart's frames) through `Studio.sing`, the
+released bytes decoded, and measured against the score:
+- pitch: |f0 - note| in cents over each note's voiced frames (harvest, 10 ms; the first 80 ms and
+  the last 40 ms of a note left out: the portamento and the next consonant), median and p90; the
+  share of notes whose median f0 is within 50 cents;
+- timing: where each syllable's vowel starts (its 300-3000 Hz energy first reaches half the note's
+  median) against the note's start, median |error|;
+- voicing: the share of frames voiced against the score (inside notes, 100 ms in from the edges)
+  and unvoiced (inside rests of 0.3 s or more, 100 ms in);
+- intelligibility: pocketsphinx word error rate of the sung lyrics and of the same lyrics spoken by
+  the same voice;
+- speed: seconds of song per second of `Studio.sing` on one core (consent check to gated bytes);
+- the watermark: `Studio.detect` on the released file names its mark.
+Writes bench/results/singing.json and prints the table. Not a test: nothing is asserted.
+Usage: python bench/singing.py
+"""
+from __future__ import annotations
+
+import io
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import one_core
+
+one_core.single_threaded()
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+R = None  # a rest
+# (title, beats per minute, tempo changes [(beat, bpm)], format, [(pitch, beats, lyric)])
+SONGS = [
+    ("twinkle", 100, [], "musicxml", [
+        ("C4", 1, "Twin-"), ("C4", 1, "kle"), ("G4", 1, "twin-"), ("G4", 1, "kle"), ("A4", 1, "lit-"), ("A4", 1, "tle"),
+        ("G4", 2, "star"), ("F4", 1, "how"), ("F4", 1, "I"), ("E4", 1, "won-"), ("E4", 1, "der"), ("D4", 1, "what"),
+        ("D4", 1, "you"), ("C4", 2, "are")]),
+    ("birthday", 110, [], "midi", [
+        ("G4", 0.75, "Hap-"), ("G4", 0.25, "py"), ("A4", 1, "birth-"), ("G4", 1, "day"), ("C5", 1, "to"),
+        ("B4", 2, "you"), (R, 1, ""), ("G4", 0.75, "hap-"), ("G4", 0.25, "py"), ("A4", 1, "birth-"), ("G4", 1, "day"),
+        ("D5", 1, "to"), ("C5", 2, "you")]),
+    ("amazing-grace", 84, [(12, 66)], "musicxml", [
+        ("D4", 1, "A-"), ("G4", 2, "ma-"), ("B4", 0.5, "_"), ("G4", 0.5, "_"), ("B4", 2, "zing"), ("A4", 1, "grace"),
+        ("G4", 2, "how"), ("E4", 1, "sweet"), ("D4", 2, "the"), (R, 1, ""), ("D4", 1, "sound"), ("G4", 2, "that"),
+        ("B4", 0.5, "_"), ("G4", 0.5, "_"), ("B4", 2, "saved"), ("A4", 1, "a"), ("D5", 3, "wretch")]),
+    ("ode-to-joy", 112, [], "midi", [
+        ("E4", 1, "Joy-"), ("E4", 1, "ful"), ("F4", 1, "joy-"), ("G4", 1, "ful"), ("G4", 1, "we"), ("F4", 1, "a-"),
+        ("E4", 1, "dore"), ("D4", 1, "thee"), ("C4", 1, "God"), ("C4", 1, "of"), ("D4", 1, "glo-"), ("E4", 1, "ry"),
+        ("E4", 1.5, "Lord"), ("D4", 0.5, "of"), ("D4", 2, "love")]),
+    ("my-bonnie", 96, [], "musicxml", [
+        ("G4", 1, "My"), ("E5", 1.5, "Bon-"), ("D5", 0.5, "nie"), ("C5", 1, "lies"), ("D5", 1, "o-"), ("C5", 1, "ver"),
+        ("A4", 1, "the"), ("G4", 1, "o-"), ("E4", 3, "cean")]),
+    ("star-spangled", 88, [(7, 72)], "midi", [
+        ("G4", 0.75, "O"), ("E4", 0.25, "_"), ("C4", 1, "say"), ("E4", 1, "can"), ("G4", 1, "you"), ("C5", 2, "see"),
+        ("E5", 0.75, "by"), ("D5", 0.25, "the"), ("C5", 1, "dawn's"), ("E4", 1, "ear-"), ("F#4", 1, "ly"),
+        ("G4", 2, "light")]),
+]
+
+
+def write_score(folder: Path, title: str, bpm: float, changes, fmt: str, notes) -> Path:
+    """The song as a MusicXML or MIDI file, the way a musician's tool would write it."""
+    if fmt == "musicxml":
+        from music21 import metadata, note, stream, tempo
+
+        part = stream.Part()
+        part.partName = "Voice"
+        beat = 0.0
+        marks = dict(changes)
+        part.insert(0, tempo.MetronomeMark(number=bpm))
+        for pitch, beats, lyric in notes:
+            if beat in marks:
+                part.insert(beat, tempo.MetronomeMark(number=marks[beat]))
+            n = note.Rest(quarterLength=beats) if pitch is None else note.Note(pitch, quarterLength=beats)
+            if pitch is not None and lyric and lyric != "_":
+                n.addLyric(lyric.rstrip("-"))
+                n.lyrics[0].syllabic = "begin" if lyric.endswith("-") else "single"
+            part.insert(beat, n)
+            beat += beats
+        score = stream.Score()
+        score.metadata = metadata.Metadata(title=title)
+        score.insert(0, part)
+        path = folder / f"{title}.musicxml"
+        score.write("musicxml", fp=str(path))
+        return path
+    import mido
+
+    from voicekit.singing.score import midi_pitch
+
+    per_beat = 480
+    events = [(0, mido.MetaMessage("track_name", name="Voice")), (0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)))]
+    events += [(int(b * per_beat), mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(t))) for b, t in changes]
+    beat = 0.0
+    for pitch, beats, lyric in notes:
+        if pitch is not None:
+            start, end = int(beat * per_beat), int((beat + beats) * per_beat)
+            if lyric:
+                events.append((start, mido.MetaMessage("lyrics", text=lyric)))
+            events.append((start, mido.Message("note_on", note=midi_pitch(pitch, title), velocity=80)))
+            events.append((end, mido.Message("note_off", note=midi_pitch(pitch, title), velocity=0)))
+        beat += beats
+    events.sort(key=lambda e: (e[0], e[1].type == "note_on"))
+    track, last = mido.MidiTrack(), 0
+    for tick, message in events:
+        track.append(message.copy(time=tick - last))
+        last = tick
+    song = mido.MidiFile(ticks_per_beat=per_beat)
+    song.tracks.append(track)
+    path = folder / f"{title}.mid"
+    song.save(str(path))
+    return path
+
+
+def measure(result, score, lead_s: float) -> dict:
+    import pyworld
+    from scipy.signal import butter, sosfilt
+
+    from voicekit.singing.render import midi_hz
+
+    x, rate = result.audio.astype(np.float64), result.sample_rate
+    f0, times = pyworld.harvest(x, rate, frame_period=10, f0_floor=60, f0_ceil=1100)
+    band = sosfilt(butter(4, [300, 3000], btype="band", fs=rate, output="sos"), x)
+    hop = rate // 100
+    energy = np.array([np.mean(band[i * hop:(i + 1) * hop] ** 2) for i in range(len(times))])
+    cents, notes_ok, onset_errors, voiced_in, unvoiced_in = [], [], [], [], []
+    previous_end = None
+    for k, n in enumerate(score.notes):
+        a, b = lead_s + score.seconds(n.start), lead_s + score.seconds(n.end)
+        inside = (times >= a + 0.08) & (times <= b - 0.04)
+        voiced = inside & (f0 > 0)
+        if voiced.any():
+            c = 1200 * np.log2(f0[voiced] / midi_hz(n.pitch))
+            cents += list(np.abs(c))
+            notes_ok.append(abs(float(np.median(c))) <= 50)
+        else:
+            notes_ok.append(False)
+        core = (times >= a + 0.1) & (times <= b - 0.1)
+        voiced_in += list(f0[core] > 0)
+        if n.lyric and n.lyric != "_":  # a syllable starts here: where does its vowel start?
+            level = np.median(energy[inside]) if inside.any() else 0.0
+            window = np.flatnonzero((times >= a - 0.15) & (times <= b))
+            rising = window[energy[window] >= 0.5 * level] if level > 0 else []
+            if len(rising):
+                onset_errors.append(abs(times[rising[0]] - a))
+        if previous_end is not None and a - previous_end >= 0.3:
+            rest = (times >= previous_end + 0.1) & (times <= a - 0.1)
+            unvoiced_in += list(f0[rest] == 0)
+        previous_end = b
+    checks = voiced_in + unvoiced_in
+    return {
+        "pitch_median_cents": round(float(np.median(cents)), 1),
+        "pitch_p90_cents": round(float(np.percentile(cents, 90)), 1),
+        "notes_within_50_cents": round(float(np.mean(notes_ok)), 3),
+        "vowel_onset_median_ms": round(1000 * float(np.median(onset_errors)), 1),
+        "voicing_error": round(1 - float(np.mean(checks)), 3),
+    }
+
+
+def enrolled_clone(studio, folder: Path) -> str:
+    """A clone profile with the sing scope, from heart reading its own consent challenge."""
+    import soundfile as sf
+
+    heart = studio.engine("heart")
+    sf.write(folder / "ref.wav", heart.synthesize(
+        "The old lighthouse keeper climbed the winding stairs every evening to light the lamp. "
+        "Rain had fallen all week, and the river was running high under the stone bridge. "
+        "She packed a small bag with bread, cheese and apples before setting out at dawn."), heart.sample_rate)
+    challenge = studio.consent_challenge("Mary Jones", nonce=("harbor", "pencil", "tiger", "violin"))
+    sf.write(folder / "consent.wav", heart.synthesize(challenge.phrase), heart.sample_rate)
+    return studio.enroll(challenge.challenge_id, folder / "consent.wav", [folder / "ref.wav"],
+                         scopes=("tts", "sing")).voice_id
+
+
+def main() -> None:
+    from consent.statement import StatementChecker
+    from voicekit import Studio
+    from voicekit.audio import resample
+    from voicekit.cloning.fit import word_errors
+    from voicekit.singing import read_score
+    from voicekit.singing.render import LEAD_S
+
+    started = time.time()
+    checker = StatementChecker()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        studio = Studio(home=folder / "home")
+        voices = [("heart", 0), ("joe", -12), (enrolled_clone(studio, folder), 0)]
+        studio.sing(read_score(b'{"notes": [{"pitch": 62, "start": 0, "duration": 1, "lyric": "la"}]}', "json"),
+                    voice="joe", transpose=-12)  # load every engine before timing
+        for title, bpm, changes, fmt, notes in SONGS:
+            path = write_score(folder, title, bpm, changes, fmt, notes)
+            score = read_score(path.read_bytes(), fmt)
+            lyrics = " ".join(w.text for p in __import__("voicekit.singing.plan", fromlist=["p"]).phrases(score)
+                              for w in p.words).lower()
+            for voice, transpose in voices:
+                t = time.perf_counter()
+                result = studio.sing(path, voice=voice, transpose=transpose)
+                seconds = time.perf_counter() - t
+                sung_s = len(result.audio) / result.sample_rate
+                engine = studio.voices.for_profile(studio.registry.check_at(voice, studio.clock()))
+                spoken = resample(engine.synthesize(lyrics), engine.sample_rate, 16000)
+                wer_sung = word_errors(lyrics, checker.transcribe(resample(result.audio, result.sample_rate, 16000)))
+                wer_spoken = word_errors(lyrics, checker.transcribe(spoken))
+                row = {"song": title, "format": fmt, "voice": "clone" if voice.startswith("profile:") else voice,
+                       "transpose": transpose, **measure(result, score.transposed(transpose), LEAD_S),
+                       "wer_sung": round(wer_sung[0] / wer_sung[1], 3),
+                       "wer_spoken": round(wer_spoken[0] / wer_spoken[1], 3),
+                       "x_real_time": round(sung_s / seconds, 1),
+                       "mark_found": studio.detect(result.encoded).mark_id == result.mark_id}
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    summary = {}
+    for voice in ("heart", "joe", "clone"):
+        mine = [r for r in rows if r["voice"] == voice]
+        summary[voice] = {key: round(float(np.median([r[key] for r in mine])), 3) for key in (
+            "pitch_median_cents", "pitch_p90_cents", "notes_within_50_cents", "vowel_onset_median_ms",
+            "voicing_error", "wer_sung", "wer_spoken", "x_real_time")} | {
+            "marks_found": f"{sum(r['mark_found'] for r in mine)}/{len(mine)}"}
+    result = {"date": datetime.now(timezone.utc).date().isoformat(), "machine": platform.platform(),
+              "rows": rows, "summary_median_over_songs": summary, "anchor_pysinsy": pysinsy_status(),
+              "seconds": round(time.time() - started)}
+    (ROOT / "bench" / "results" / "singing.json").write_text(json.dumps(result, indent=2) + "\n")
+    keys = ["pitch_median_cents", "pitch_p90_cents", "notes_within_50_cents", "vowel_onset_median_ms", "voicing_error",
+            "wer_sung", "wer_spoken", "x_real_time", "marks_found"]
+    print(f"{'voice':<8}" + "".join(f"{k:>24}" for k in keys))
+    for voice, s in summary.items():
+        print(f"{voice:<8}" + "".join(f"{s[k]!s:>24}" for k in keys))
+    print("pysinsy:", result["anchor_pysinsy"])
+
+
+def pysinsy_status() -> str:
+    """Whether the Sinsy anchor can run here (it needs a C++ build of the sdist and its HTS voice)."""
+    try:
+        import pysinsy  # noqa: F401
+    except ImportError:
+        probe = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-d",
+                                tempfile.mkdtemp(), "pysinsy"], capture_output=True, text=True, timeout=300)
+        return ("not installed; " + ("its sdist downloads, see bench/README.md for why it does not build"
+                                     if probe.returncode == 0 else "its sdist is not reachable"))
+    return "importable (not measured by this script)"
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT / "bench"))
+    main()
