@@ -253,5 +253,5 @@ def pysinsy_status() -> str:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT / "bench"))
+    one_core.pin_to_one_core()
     main()

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from voicekit.errors import ScoreError
-from voicekit.singing.score import MELISMA, Score
+from voicekit.singing.score import DEFAULT_LOUDNESS, MELISMA, Score
 
 PHRASE_GAP_S = 0.12  # a rest at least this long ends a phrase (a breath); shorter gaps are articulation
 _WORD_CHARS = re.compile(r"[^\w']+")
@@ -19,6 +19,7 @@ class Segment:
     pitch: int
     start_s: float
     end_s: float
+    loudness: float = DEFAULT_LOUDNESS
 
 
 @dataclass(frozen=True)
@@ -62,11 +63,11 @@ def phrases(score: Score) -> list[Phrase]:
     syllables: list[tuple[str, list[Segment], bool, int]] = []  # text, segments, ends the word, measure
     tied = False
     for note in score.notes:
-        segment = Segment(note.pitch, score.seconds(note.start), score.seconds(note.end))
+        segment = Segment(note.pitch, score.seconds(note.start), score.seconds(note.end), note.loudness)
         lyric = note.lyric
         if tied and syllables and syllables[-1][1][-1].pitch == note.pitch:
             last = syllables[-1][1]
-            last[-1] = Segment(last[-1].pitch, last[-1].start_s, segment.end_s)
+            last[-1] = Segment(last[-1].pitch, last[-1].start_s, segment.end_s, last[-1].loudness)
         elif not lyric or lyric == MELISMA:
             if not syllables:
                 raise ScoreError(f"part {score.part or 'of the score'}, measure {note.measure}: "

@@ -66,17 +66,17 @@ def _from_midi(data: bytes, part: str | None) -> Score:
             elif message.type in ("lyrics", "text") and message.text.strip() and not message.text.startswith("@"):
                 lyrics.setdefault(tick, message.text.strip())
             elif message.type == "note_on" and message.velocity > 0:
-                open_notes[message.note] = tick
+                open_notes[message.note] = (tick, message.velocity)
             elif message.type in ("note_off", "note_on") and message.note in open_notes:
-                start = open_notes.pop(message.note)
-                notes.append((start, tick, message.note))
+                start, velocity = open_notes.pop(message.note)
+                notes.append((start, tick, message.note, velocity))
         tracks.append((name, notes, lyrics))
     chosen = _chosen_part([(name, bool(lyrics) and bool(notes)) for name, notes, lyrics in tracks], part)
     name, raw, lyrics = tracks[chosen]
     beats_per_measure = 4.0 * _first_time_signature(song)
     notes = tuple(Note(pitch, start / per_beat, (end - start) / per_beat, _midi_lyric(lyrics.get(start, "")), False,
-                       int(start / per_beat // beats_per_measure) + 1)
-                  for start, end, pitch in sorted(raw) if end > start)
+                       int(start / per_beat // beats_per_measure) + 1, velocity / 127)
+                  for start, end, pitch, velocity in sorted(raw) if end > start)
     return Score(notes, tempo_map(tempo), part=name)
 
 
@@ -124,7 +124,9 @@ def _from_musicxml(data: bytes, part: str | None, verse: int) -> Score:
             raise ScoreError(f"part {name!r}, measure {measure}: a chord; one voice sings one note at a time")
         lyric = _verse_lyric(element.lyrics, verse)
         tie = element.tie is not None and element.tie.type in ("start", "continue")
-        notes.append(Note(element.pitch.midi, float(element.offset), float(element.quarterLength), lyric, tie, measure))
+        loudness = element.volume.getRealized(useDynamicContext=True, useVelocity=True, useArticulations=False)
+        notes.append(Note(element.pitch.midi, float(element.offset), float(element.quarterLength), lyric, tie, measure,
+                          float(loudness)))
     if verse > 1 and not any(n.lyric for n in notes):
         raise ScoreError(f"part {name!r} has no verse {verse}")
     return Score(tuple(notes), tempo_map(tempo), title=str(parsed.metadata.title or "") if parsed.metadata else "",

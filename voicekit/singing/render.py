@@ -6,6 +6,8 @@ vowel starts on its note's beat and carries it to the end, its nucleus read slow
 beat, taken from the previous note or the rest; its final consonants close the note. f0 follows the
 notes: a short portamento from a note sung legato, a vibrato that sets in after VIBRATO_DELAY_S on
 long notes, and a slow drift, all seeded by the score so the same request sings the same way.
+Each note's loudness (its dynamic or velocity) scales its amplitude, and a quiet breath fills each
+rest of BREATH_REST_S or more before the next phrase.
 The output begins LEAD_S before the score's first beat, so a first consonant has room.
 """
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from voicekit.singing.plan import Phrase, Segment, Syllable
+from voicekit.singing.score import DEFAULT_LOUDNESS
 from voicekit.singing.voices import HeartSinger, Spoken, WorldSinger
 
 LEAD_S = 0.3
@@ -27,6 +30,8 @@ PORTAMENTO_S = 0.06
 VIBRATO_DELAY_S, VIBRATO_RAMP_S, VIBRATO_HZ, VIBRATO_CENTS = 0.3, 0.25, 5.5, 18.0
 DRIFT_CENTS = 4.0
 FADE_S = 0.005
+HEARD_SEARCH_S = 0.12
+BREATH_REST_S, BREATH_S, BREATH_DB = 0.6, 0.35, -30.0
 STEADY_NEPERS = 0.7
 # Phonemes that form a syllable's nucleus (misaki's and espeak-ng's vowels, misaki's diphthong
 # letters A I O W Y), and marks that belong with the vowel they touch.
@@ -76,8 +81,40 @@ def sing(phrases: list[Phrase], singer: HeartSinger | WorldSinger, seed_text: st
             voiced = (singer.f0(frames) > 0) | vowel
             f0 = np.where(voiced, _melody(times, segments, drift), 0.0)
             wave = singer.render(singer.with_f0(frames, f0, vowel))
+            wave *= np.interp(np.arange(len(wave)) / rate, times - times[0], _dynamics(times, segments)).astype(np.float32)
             _place(out, _faded(wave, rate), int(round((LEAD_S + first_frame * frame_s) * rate)))
+    _breathe(out, phrases, rate, seed_text)
     return out
+
+
+def _dynamics(times: np.ndarray, segments: list[Segment]) -> np.ndarray:
+    """Amplitude at score times from each note's loudness, relative to mezzo-forte (the studio's
+    loudness stage sets the level of the whole; this keeps the notes' differences)."""
+    starts = np.array([s.start_s for s in segments])
+    which = np.clip(np.searchsorted(starts, times, side="right") - 1, 0, len(segments) - 1)
+    return np.array([s.loudness for s in segments])[which] / DEFAULT_LOUDNESS
+
+
+def _breathe(out: np.ndarray, phrases: list[Phrase], rate: int, seed_text: str) -> None:
+    """A quiet breath (band-passed noise, BREATH_DB under the singing) in each rest of at least
+    BREATH_REST_S before a phrase, ending before the phrase's first consonant."""
+    from scipy.signal import butter, sosfilt
+
+    sung = out[np.abs(out) > 1e-4]
+    if not len(sung):
+        return
+    level = float(np.sqrt(np.mean(sung ** 2))) * 10 ** (BREATH_DB / 20)
+    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(b"breath" + seed_text.encode()).digest()[:8], "big"))
+    band = butter(2, [500, 3500], btype="band", fs=rate, output="sos")
+    for before, phrase in zip(phrases, phrases[1:]):
+        rest = phrase.start_s - before.end_s
+        if rest < BREATH_REST_S:
+            continue
+        length = min(BREATH_S, rest - ONSET_MAX_S - 0.15)
+        end = LEAD_S + phrase.start_s - ONSET_MAX_S - 0.05
+        noise = sosfilt(band, rng.standard_normal(int(length * rate))) * np.hanning(int(length * rate))
+        noise *= level / max(float(np.sqrt(np.mean(noise ** 2))), 1e-9)
+        _place(out, noise.astype(np.float32), int((end - length) * rate))
 
 
 def _syllable_parts(said: Spoken, count: int) -> list[_Parts]:
@@ -100,24 +137,25 @@ def _syllable_parts(said: Spoken, count: int) -> list[_Parts]:
             i += 1
     if not nuclei:  # a word with no vowel ("hmm"): sing all of it
         nuclei = [(0, len(spans) - 1)]
+    nuclei_starts = _heard_starts(said, [spans[n[0]][1] for n in nuclei], [spans[n[1]][2] for n in nuclei])
     groups = [list(g) for g in np.array_split(np.arange(len(nuclei)), min(count, len(nuclei)))]
     bodies = []
     for g in groups:
         first, last = nuclei[g[0]], nuclei[g[-1]]
         longest = max((nuclei[k] for k in g), key=lambda n: spans[n[1]][2] - spans[n[0]][1])
-        bodies.append((spans[first[0]][1], spans[last[1]][2],
+        bodies.append((nuclei_starts[g[0]], spans[last[1]][2],
                        *_steady(said.level, spans[longest[0]][1], spans[longest[1]][2]), first[0], last[1]))
     parts = []
     for k, (b0, b1, l0, l1, first_span, last_span) in enumerate(bodies):
         if k == 0:
-            onset = spans[0][1]
+            onset = min(spans[0][1], b0)
         else:
             gap = list(range(bodies[k - 1][5] + 1, first_span))
-            onset = spans[gap[1]][1] if len(gap) >= 2 else (spans[gap[0]][1] if gap else b0)
+            onset = min(spans[gap[1]][1] if len(gap) >= 2 else (spans[gap[0]][1] if gap else b0), b0)
         if k + 1 < len(bodies):
             nxt = bodies[k + 1]
             gap = list(range(last_span + 1, nxt[4]))
-            end = spans[gap[1]][1] if len(gap) >= 2 else (spans[gap[0]][1] if gap else b1)
+            end = min(spans[gap[1]][1] if len(gap) >= 2 else (spans[gap[0]][1] if gap else b1), nxt[0])
         else:
             end = spans[-1][2]
         parts.append(_Parts(onset, b0, l0, l1, b1, max(end, b1)))
@@ -128,6 +166,26 @@ def _syllable_parts(said: Spoken, count: int) -> list[_Parts]:
         parts += [again] * (count - len(parts) - 1) + [_Parts(last.body, last.body, last.loop_a, last.loop_b,
                                                               last.coda, last.end)]
     return parts
+
+
+def _heard_starts(said: Spoken, starts: list[int], ends: list[int]) -> list[int]:
+    """Where each nucleus's vowel is heard to start: the first frame, from HEARD_SEARCH_S before the
+    aligner's boundary, whose F1-F2 band power reaches half the nucleus's median. Aligners place a
+    vowel up to 100 ms late or early (Piper's durations most), and the vowel, not its boundary, is
+    what must land on the beat."""
+    search = int(round(HEARD_SEARCH_S / said.frame_s))
+    heard = []
+    floor = 0
+    for a, b in zip(starts, ends):
+        lo = max(floor, a - search)
+        inside = said.vowel_band[a:max(b, a + 1)]
+        level = float(np.median(inside)) if len(inside) else 0.0
+        window = np.arange(lo, max(b, a + 1))
+        loud = window[said.vowel_band[window] >= 0.5 * level] if level > 0 else window[:0]
+        start = int(loud[0]) if len(loud) else a
+        heard.append(start)
+        floor = max(b, start + 1)
+    return heard
 
 
 def _steady(level: np.ndarray, a: int, b: int) -> tuple[int, int]:

@@ -6,8 +6,9 @@ or no lyric after a syllable (a melisma: the syllable's vowel carries on to this
 a note to the next one of the same pitch. Rests are gaps between notes.
 
 The small JSON form: {"tempo": 96, "title": "...", "notes": [{"pitch": "A4" | 69 | null,
-"start": beats, "duration": beats, "lyric": "syl-", "tie": false}], "tempo_changes":
-[{"beat": 16, "bpm": 80}]}; a pitch of null (or "rest") is a rest.
+"start": beats, "duration": beats, "lyric": "syl-", "tie": false, "dynamic": "mf" | "velocity": 80}],
+"tempo_changes": [{"beat": 16, "bpm": 80}]}; a pitch of null (or "rest") is a rest; a note's
+dynamic (ppp..fff) or MIDI velocity (1-127) sets its loudness, and holds for the notes after it.
 """
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ from typing import Any
 from voicekit.errors import ScoreError
 
 MELISMA = "_"
+DEFAULT_LOUDNESS = 0.63  # mf, MIDI velocity 80
+# Dynamic markings as loudness (music21's own scale for them, which MusicXML readers share).
+DYNAMICS = {"ppp": 0.1, "pp": 0.2, "p": 0.35, "mp": 0.5, "mf": 0.63, "f": 0.76, "ff": 0.87, "fff": 0.98}
 BEATS_PER_MEASURE = 4.0  # for naming measures in errors when a format does not say (JSON)
 _NOTE_NAME = re.compile(r"^([A-Ga-g])([#b♯♭]{0,2})(-?\d)$")
 _STEPS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
@@ -36,6 +40,7 @@ class Note:
     lyric: str = ""
     tie: bool = False
     measure: int = 1
+    loudness: float = DEFAULT_LOUDNESS  # 0..1: MIDI velocity / 127, or the dynamic marking in force
 
     @property
     def end(self) -> float:
@@ -135,6 +140,7 @@ def from_json(data: bytes | str | dict[str, Any]) -> Score:
         changes.append((_number(change.get("beat"), f"tempo change {i + 1}'s beat"),
                         _number(change.get("bpm"), f"tempo change {i + 1}'s bpm")))
     notes = []
+    loudness = DEFAULT_LOUDNESS
     for i, raw in enumerate(doc["notes"]):
         where = f"note {i + 1}"
         if not isinstance(raw, dict):
@@ -147,10 +153,24 @@ def from_json(data: bytes | str | dict[str, Any]) -> Score:
         lyric = raw.get("lyric") or ""
         if not isinstance(lyric, str):
             raise ScoreError(f"{where} (measure {measure}): the lyric must be text")
+        loudness = _loudness(raw, loudness, f"{where} (measure {measure})")
         notes.append(Note(pitch, start, _number(raw.get("duration"), f"{where}'s duration"), lyric.strip(),
-                          bool(raw.get("tie", False)), measure))
+                          bool(raw.get("tie", False)), measure, loudness))
     return Score(tuple(sorted(notes, key=lambda n: n.start)), _tempo_map(changes),
                  title=str(doc.get("title", "")), part=str(doc.get("part", "")))
+
+
+def _loudness(raw: dict[str, Any], current: float, where: str) -> float:
+    if "dynamic" in raw:
+        if raw["dynamic"] not in DYNAMICS:
+            raise ScoreError(f"{where}: the dynamic {raw['dynamic']!r} is not one of {', '.join(DYNAMICS)}")
+        return DYNAMICS[raw["dynamic"]]
+    if "velocity" in raw:
+        velocity = raw["velocity"]
+        if isinstance(velocity, bool) or not isinstance(velocity, int) or not 1 <= velocity <= 127:
+            raise ScoreError(f"{where}: velocity {velocity!r} is not a MIDI velocity (1-127)")
+        return velocity / 127
+    return current
 
 
 def _number(value: Any, what: str, positive: bool = True) -> float:

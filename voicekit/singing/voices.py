@@ -21,6 +21,7 @@ from voicekit.errors import EngineUnavailable
 
 SUNG_PERIODIC_HZ, SUNG_APERIODICITY = 4000.0, 0.05
 SUNG_NOISE_NEPERS = 2.0
+VOWEL_BAND_HZ = (700.0, 2000.0)
 Frames = Any  # heart: (lh, th, ln, lr, phi, f0), time on the last axis; WORLD: (f0, sp, ap), time first
 
 
@@ -31,6 +32,8 @@ class Spoken:
     frames: Frames
     phonemes: list[tuple[str, int, int]]
     level: np.ndarray  # log amplitude per frame (nepers, any offset): where the vowel is steady and loud
+    vowel_band: np.ndarray  # power per frame in VOWEL_BAND_HZ (F1 and F2): where a vowel starts
+    frame_s: float
 
 
 class HeartSinger:
@@ -43,7 +46,10 @@ class HeartSinger:
 
     def word(self, text: str) -> Spoken:
         frames, spans = self.engine.phoneme_frames(self.engine.phonemes(text))
-        return Spoken(frames, spans, np.log(np.exp(frames[0]).mean(axis=0) + 1e-9))
+        bins = np.fft.rfftfreq(2 * (frames[0].shape[0] - 1), 1 / self.sample_rate)
+        band = (bins >= VOWEL_BAND_HZ[0]) & (bins <= VOWEL_BAND_HZ[1])
+        return Spoken(frames, spans, np.log(np.exp(frames[0]).mean(axis=0) + 1e-9),
+                      np.exp(2 * frames[0][band]).mean(axis=0), self.frame_s)
 
     def take(self, frames: Frames, index: np.ndarray) -> Frames:
         """Frames in the order `index` gives. A frame used again gets fresh phases for its
@@ -92,8 +98,10 @@ class WorldSinger:
         f0 = pyworld.stonemask(x, f0, times, self.sample_rate)
         frames = (f0, pyworld.cheaptrick(x, f0, times, self.sample_rate), pyworld.d4c(x, f0, times, self.sample_rate))
         per_frame = self.sample_rate * self.frame_s
+        bins = np.linspace(0, self.sample_rate / 2, frames[1].shape[1])
+        band = (bins >= VOWEL_BAND_HZ[0]) & (bins <= VOWEL_BAND_HZ[1])
         return Spoken(frames, [(p, int(round(a / per_frame)), int(round(b / per_frame))) for p, a, b in spans],
-                      0.5 * np.log(frames[1].mean(axis=1) + 1e-16))
+                      0.5 * np.log(frames[1].mean(axis=1) + 1e-16), frames[1][:, band].mean(axis=1), self.frame_s)
 
     def take(self, frames: Frames, index: np.ndarray) -> Frames:
         return tuple(np.ascontiguousarray(a[index]) for a in frames)
