@@ -12,7 +12,8 @@ released bytes decoded, and measured against the score:
   share of notes whose median f0 is within 50 cents;
 - timing: where each syllable's vowel starts (its 700-2000 Hz energy, F1 and F2, first reaches half
   the note's median; a wider band counts the voiced consonants before the vowel, l, w, m, n, as
-  vowel) against the note's start, median |error|;
+  vowel) against the note's start, median |error|, over the syllables where that energy rises
+  (a vowel straight after a vowel, "are you", has no onset to find);
 - voicing: the share of frames voiced against the score (inside notes, 100 ms in from the edges)
   and unvoiced (inside rests of 0.3 s or more, 100 ms in);
 - intelligibility: pocketsphinx word error rate of the sung lyrics and of the same lyrics spoken by
@@ -149,9 +150,10 @@ def measure(result, score, lead_s: float) -> dict:
         if n.lyric and n.lyric != "_":  # a syllable starts here: where does its vowel start?
             level = np.median(energy[inside]) if inside.any() else 0.0
             window = np.flatnonzero((times >= a - 0.15) & (times <= b))
-            rising = window[energy[window] >= 0.5 * level] if level > 0 else []
-            if len(rising):
-                onset_errors.append(abs(times[rising[0]] - a))
+            loud = energy[window] >= 0.5 * level
+            # Only where the energy rises: a vowel that follows a vowel ("are you") has no onset to find.
+            if level > 0 and len(window) and not loud[0] and loud.any():
+                onset_errors.append(abs(times[window[np.argmax(loud)]] - a))
         if previous_end is not None and a - previous_end >= 0.3:
             rest = (times >= previous_end + 0.1) & (times <= a - 0.1)
             unvoiced_in += list(f0[rest] == 0)
