@@ -25,7 +25,7 @@ TEXT = (
     "In forty years, not one vessel was lost on the rocks below his tower. "
     "When he retired, the town gathered on the quay to thank him, and he smiled without a word."
 )
-STAGES = ("consent", "synthesis", "watermark", "loudness", "encode", "gate", "passive", "signing")
+STAGES = ("consent", "synthesis", "watermark", "loudness", "encode", "gate", "passive", "signing", "c2pa")
 
 
 def measure(studio, voice: str, repeats: int) -> dict:
@@ -48,7 +48,7 @@ def measure(studio, voice: str, repeats: int) -> dict:
         guarded_time += time.perf_counter() - t
         guarded_audio += len(result.audio) / result.sample_rate
         for stage in STAGES:
-            stages[stage] += result.timings[stage]
+            stages[stage] += result.timings.get(stage, 0.0)
     total = sum(stages.values())
     return {
         "voice": voice,

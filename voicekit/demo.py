@@ -1,21 +1,27 @@
-"""The end-to-end demo: each house voice through the whole guarded path, then the detector on every file."""
+"""The end-to-end demo: each house voice through the whole guarded path, heart singing a line, then
+the detector on every file."""
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 from typing import Any
 
+from voicekit.singing.score import from_json
 from voicekit.studio import Studio
 
 DEMO_TEXT = (
     "This sentence was synthesised by voicekit. It carries an inaudible watermark "
     "that names its record in a signed ledger."
 )
+DEMO_SONG = {"tempo": 100, "title": "Twinkle, twinkle (traditional)", "notes": [
+    {"pitch": pitch, "start": beat, "duration": 2 if beat == 6 else 1, "lyric": lyric}
+    for beat, (pitch, lyric) in enumerate([("C4", "Twin-"), ("C4", "kle"), ("G4", "twin-"), ("G4", "kle"),
+                                           ("A4", "lit-"), ("A4", "tle"), ("G4", "star")])]}
 
 
 def run_demo(studio: Studio, out: Path, human_recording: Path | None = None) -> list[dict[str, Any]]:
-    """Writes <out>/<voice>.wav and .mp3 for each house voice, copies the human recording beside them,
-    and returns one detection row per file."""
+    """Writes <out>/<voice>.wav and .mp3 for each house voice and <out>/heart-sings.mp3, copies the
+    human recording beside them, and returns one detection row per file."""
     out.mkdir(parents=True, exist_ok=True)
     files = []
     for voice in ("heart", "joe"):
@@ -23,6 +29,9 @@ def run_demo(studio: Studio, out: Path, human_recording: Path | None = None) -> 
             path = out / f"{voice}.{fmt}"
             studio.speak(DEMO_TEXT, voice=voice, format=fmt).save(path)
             files.append(path)
+    sung = out / "heart-sings.mp3"
+    studio.sing(from_json(DEMO_SONG).checked(), voice="heart", format="mp3").save(sung)
+    files.append(sung)
     if human_recording is not None:
         copy = out / human_recording.name
         shutil.copyfile(human_recording, copy)

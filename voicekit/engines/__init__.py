@@ -13,6 +13,7 @@ from voicekit.errors import EngineUnavailable
 
 ENGINES = {"heart": HeartEngine, "joe": JoeEngine}
 HOUSE_SCOPES = ("tts", "sing")
+MODEL_SCOPES = ("tts",)  # a coqui model gives no phoneme durations, so it cannot sing (voicekit.singing)
 HOUSE_LICENCE = "voicekit house voice: synthesis of any text permitted"
 
 
@@ -45,7 +46,7 @@ def model_voice_profile(name: str, files: CoquiModelFiles, licence: str, speaker
     speaker and language, under which licence."""
     return VoiceProfile(
         voice_id=name, kind="model", engine="coqui", display_name=f"{name} (coqui-tts model)", licence=licence,
-        scopes=HOUSE_SCOPES, created_at=now,
+        scopes=MODEL_SCOPES, created_at=now,
         details=ModelDetails(str(files.folder), files.sha256, speaker, language).as_dict(),
     )
 

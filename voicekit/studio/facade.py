@@ -34,10 +34,10 @@ from voicekit import audio, engines, loudness
 from voicekit.engines.base import Engine
 from voicekit.errors import BadInput, EmptyText, ScoreError
 from voicekit.singing import Score, read_score, score_format
+from voicekit.singing import render as singing
 from voicekit.singing.plan import phrases
 from voicekit.singing.ranges import check_range
 from voicekit.singing.readers import MAX_SCORE_BYTES
-from voicekit.singing.render import sing
 from voicekit.singing.voices import singer_for
 from voicekit.home import default_home, default_passphrase
 from voicekit.studio import enrollment
@@ -141,7 +141,8 @@ class Studio:
         check_range(score, singer.base_name, transpose)
         timings = {"consent": time.perf_counter() - t}
         t = time.perf_counter()
-        sung = audio.resample(sing(phrases(score), singer, score.fingerprint()), singer.sample_rate, sample_rate)
+        sung = audio.resample(singing.sing(phrases(score), singer, score.fingerprint()), singer.sample_rate,
+                              sample_rate)
         timings["synthesis"] = time.perf_counter() - t
         checked_voice(self.registry, voice, self.clock(), caller, scope="sing")  # still consented as it leaves
         guards = self.safeguards()
