@@ -121,7 +121,7 @@ def read_manifest(source: Path | bytes, fmt: str, trusted_roots: list[bytes]) ->
     every hash matches; "Valid": intact but signed by an untrusted chain; "Invalid"), the failure
     codes, the signer, and our assertion."""
     if fmt not in MIME_TYPES:
-        return {"present": False, **not_held(fmt)}
+        return {"present": False, **not_held(fmt or "extension-less")}
     import c2pa
 
     settings = {"verify": {"verify_trust": True, "remote_manifest_fetch": False, "ocsp_fetch": False},
