@@ -74,7 +74,9 @@ def test_melisma_tie_and_rest_are_honoured(studio):
                                        int((LEAD_S + 3 * beat - ONSET_MAX_S) * sung.sample_rate)] ** 2))
     sung_level = np.sqrt(np.mean(sung.audio ** 2))
     assert not (f0[rest] > 0).any() and level < sung_level / 20  # the rest: at most a quiet breath
-    tied = (times > LEAD_S + 3.2 * beat) & (times < LEAD_S + 4.8 * beat)
+    # around the join at beat 4, clear of the word's final consonants ("ld" closes the second note;
+    # with them in the window the voiced share was 0.93-1.0 over 12 marks, 1.0 without)
+    tied = (times > LEAD_S + 3.4 * beat) & (times < LEAD_S + 4.6 * beat)
     assert (f0[tied] > 0).mean() > 0.95  # no break where the tie joins the notes
     plan_words = [w.text for p in __import__("voicekit.singing.plan", fromlist=["phrases"]).phrases(
         from_json(score).checked()) for w in p.words]
