@@ -196,13 +196,11 @@ class Ledger:
     def _check_end(self, db: sqlite3.Connection) -> None:
         """The O(log n) checks every append makes: no recorded damage, the last entry intact, and
         the ledger neither shorter than its witness nor different at the witnessed entry."""
-        damage = db.execute("SELECT problems FROM damage").fetchone()
-        if damage is not None:
-            first = json.loads(damage[0])[0]
+        first = _first_damage(db)
+        if first is not None:
             raise LedgerBroken(f"the ledger's chain is broken ({first}); nothing is appended until "
                                "`voicekit ledger repair` records the damage")
-        last = db.execute(f"SELECT {_COLUMNS} FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
-        for problem in self._end_problems(db, None if last is None else LedgerEntry._from_row(last)):
+        for problem in self._end_problems(db, _last_entry(db)):
             raise LedgerBroken(f"{problem}; nothing is appended until `voicekit ledger repair` records it")
 
     def _end_problems(self, db: sqlite3.Connection, last: LedgerEntry | None) -> list[str]:
@@ -272,11 +270,10 @@ class Ledger:
         if after is not None and after.prev != entry.hash:
             problems.append(f"the entry after {entry.seq} does not follow it")
         db = self._db()
-        damage = db.execute("SELECT problems FROM damage").fetchone()
-        if damage is not None:
-            problems.append(f"the ledger has recorded damage ({json.loads(damage[0])[0]})")
-        last = db.execute(f"SELECT {_COLUMNS} FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
-        return problems + self._end_problems(db, None if last is None else LedgerEntry._from_row(last))
+        first = _first_damage(db)
+        if first is not None:
+            problems.append(f"the ledger has recorded damage ({first})")
+        return problems + self._end_problems(db, _last_entry(db))
 
     def find_mark(self, mark_id: int) -> LedgerEntry | None:
         """The output entry whose watermark payload is mark_id, if any (unverified: see LedgerEntry.check)."""
@@ -458,6 +455,17 @@ class Ledger:
         head = self.directory / "head.json"
         if head.exists():
             head.rename(head.with_suffix(".json.imported"))
+
+
+def _first_damage(db: sqlite3.Connection) -> str | None:
+    """The first problem `verify` recorded and no repair has cleared, if any."""
+    damage = db.execute("SELECT problems FROM damage").fetchone()
+    return None if damage is None else json.loads(damage[0])[0]
+
+
+def _last_entry(db: sqlite3.Connection) -> LedgerEntry | None:
+    last = db.execute(f"SELECT {_COLUMNS} FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+    return None if last is None else LedgerEntry._from_row(last)
 
 
 def _store(db: sqlite3.Connection, entry: LedgerEntry, subject: str | None) -> None:

@@ -50,6 +50,11 @@ def not_held(fmt: str) -> dict[str, Any]:
     return {"embedded": False, "reason": f"{fmt} files cannot hold a C2PA manifest"}
 
 
+def ledger_field(fmt: str) -> dict[str, Any]:
+    """The ledger entry's "c2pa" field for an output released as `fmt`."""
+    return {"embedded": True} if holds_manifest(fmt) else not_held(fmt)
+
+
 @dataclass(frozen=True)
 class Credentials:
     """The signing chain of this installation: PEM certificates (end entity, then root) and the

@@ -278,7 +278,7 @@ class Narrations(JobStore):
                           "chapter_sha256": hashlib.sha256(encoded).hexdigest()} | where
                          for (c, encoded), where in zip(parts, placed)],
             # A zip is no audio file: each MP3 in it carries its own chapter's manifest.
-            "c2pa": {"embedded": True} if job.output == "m4b" else content_credentials.not_held(job.output),
+            "c2pa": content_credentials.ledger_field(job.output),
         }, now=studio.clock())
         if job.output == "m4b":
             data = _credentialed_m4b(studio, job, data, entry.as_dict())

@@ -6,6 +6,7 @@ import json
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -87,6 +88,5 @@ def _validated(model: type[SingOptions], values: Any) -> SingOptions:
         raise Problem(422, "invalid-request", "the body must be a JSON object")
     try:
         return model.model_validate(values)
-    except ValidationError as e:
-        first = e.errors()[0]
-        raise Problem(422, "invalid-request", f"{'.'.join(map(str, first['loc'])) or 'body'}: {first['msg']}") from e
+    except ValidationError as e:  # the same problem body as a declared body's validation gives
+        raise RequestValidationError(e.errors()) from e

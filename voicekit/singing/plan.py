@@ -60,7 +60,7 @@ class Phrase:
 
 def phrases(score: Score) -> list[Phrase]:
     """Raises ScoreError for a word with nothing to say ("--" or punctuation alone)."""
-    syllables: list[tuple[str, list[Segment], bool, int]] = []  # text, segments, ends the word, measure
+    syllables: list[tuple[str, list[Segment], bool]] = []  # text, its notes, whether it ends the word
     tied = False
     for note in score.notes:
         segment = Segment(note.pitch, score.seconds(note.start), score.seconds(note.end), note.loudness)
@@ -79,13 +79,13 @@ def phrases(score: Score) -> list[Phrase]:
             if not text:
                 raise ScoreError(f"part {score.part or 'of the score'}, measure {note.measure}: "
                                  f"the lyric {lyric!r} has no letters to sing")
-            syllables.append((text, [segment], not continues, note.measure))
+            syllables.append((text, [segment], not continues))
         tied = note.tie
     out: list[Phrase] = []
     words: list[Word] = []
     current: list[Syllable] = []
     previous_end = None
-    for text, segments, ends_word, _ in syllables:
+    for text, segments, ends_word in syllables:
         syllable = Syllable(text, tuple(segments))
         if previous_end is not None and syllable.start_s - previous_end >= PHRASE_GAP_S:
             if current:  # a rest inside a word ends the word there

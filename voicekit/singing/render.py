@@ -13,7 +13,7 @@ The output begins LEAD_S before the score's first beat, so a first consonant has
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -159,12 +159,11 @@ def _syllable_parts(said: Spoken, count: int) -> list[_Parts]:
         else:
             end = spans[-1][2]
         parts.append(_Parts(onset, b0, l0, l1, b1, max(end, b1)))
-    if len(parts) < count:  # more syllables than vowels: the last vowel again, with no consonants
+    if len(parts) < count:  # more syllables than vowels: the last vowel again, the word's end on the last
         last = parts[-1]
-        again = _Parts(last.body, last.body, last.loop_a, last.loop_b, last.coda, last.coda)
-        parts[-1] = _Parts(last.onset, last.body, last.loop_a, last.loop_b, last.coda, last.coda)
-        parts += [again] * (count - len(parts) - 1) + [_Parts(last.body, last.body, last.loop_a, last.loop_b,
-                                                              last.coda, last.end)]
+        again = replace(last, onset=last.body, end=last.coda)
+        parts[-1] = replace(last, end=last.coda)
+        parts += [again] * (count - len(parts) - 1) + [replace(last, onset=last.body)]
     return parts
 
 
@@ -219,7 +218,7 @@ def _timeline(syllables: list[Syllable], parts: list[_Parts], before: Syllable |
         room_before = (syl.start_s - previous.end_s) if previous is not None else LEAD_S
         touching = previous is not None and room_before < 0.02
         onset_s = min((part.body - part.onset) * frame_s, ONSET_MAX_S,
-                      0.5 * (previous.end_s - previous.start_s) if touching else max(room_before, 0.0) + 0.0)
+                      0.5 * (previous.end_s - previous.start_s) if touching else max(room_before, 0.0))
         coda_s = min((part.end - part.coda) * frame_s, CODA_SHARE * (syl.end_s - syl.start_s))
         next_onset = 0.0
         if k + 1 < len(parts) and following is not None and following.start_s - syl.end_s < 0.02:

@@ -156,7 +156,7 @@ def from_json(data: bytes | str | dict[str, Any]) -> Score:
         loudness = _loudness(raw, loudness, f"{where} (measure {measure})")
         notes.append(Note(pitch, start, _number(raw.get("duration"), f"{where}'s duration"), lyric.strip(),
                           bool(raw.get("tie", False)), measure, loudness))
-    return Score(tuple(sorted(notes, key=lambda n: n.start)), _tempo_map(changes),
+    return Score(tuple(sorted(notes, key=lambda n: n.start)), tempo_map(changes),
                  title=str(doc.get("title", "")), part=str(doc.get("part", "")))
 
 
@@ -183,10 +183,6 @@ def _number(value: Any, what: str, positive: bool = True) -> float:
 
 def tempo_map(changes: list[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
     """Sorted (beat, bpm) changes, one per beat, starting at beat 0 (the first tempo back-filled)."""
-    return _tempo_map(changes)
-
-
-def _tempo_map(changes: list[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
     by_beat: dict[float, float] = {}
     for beat, bpm in sorted(changes, key=lambda c: c[0]):
         if not 20 <= bpm <= 400:

@@ -87,7 +87,7 @@ class HeartSinger:
 
 class WorldSinger:
     def __init__(self, engine: Engine, conversion: VoiceConversion | None = None) -> None:
-        if not hasattr(engine, "phoneme_spans"):
+        if not engine.capabilities.phoneme_spans:
             raise EngineUnavailable(f"the voice engine {engine.name!r} gives no phoneme durations, so it cannot sing")
         self.engine = engine
         self.base_name = engine.name
@@ -140,6 +140,6 @@ def singer_for(engine: Engine) -> HeartSinger | WorldSinger:
         base = engine.renderer.engine
         kind = HeartSinger if isinstance(engine.renderer, VocoderRenderer) else WorldSinger
         return kind(base, engine.conversion)
-    if getattr(engine, "capabilities", None) is not None and engine.capabilities.vocoder_frames:
+    if engine.capabilities.vocoder_frames:
         return HeartSinger(engine)
     return WorldSinger(engine)

@@ -141,8 +141,8 @@ class Studio:
         check_range(score, singer.base_name, transpose)
         timings = {"consent": time.perf_counter() - t}
         t = time.perf_counter()
-        sung = audio.resample(singing.sing(phrases(score), singer, score.fingerprint()), singer.sample_rate,
-                              sample_rate)
+        fingerprint = score.fingerprint()
+        sung = audio.resample(singing.sing(phrases(score), singer, fingerprint), singer.sample_rate, sample_rate)
         timings["synthesis"] = time.perf_counter() - t
         checked_voice(self.registry, voice, self.clock(), caller, scope="sing")  # still consented as it leaves
         guards = self.safeguards()
@@ -153,7 +153,7 @@ class Studio:
                           "mark_id": mark, "kind": "singing", "voice": voice,
                           "voice_record_sha256": hashlib.sha256(profile.canonical()).hexdigest(),
                           "engine": engine.name, "model": engine.model_version,
-                          "score_sha256": score.fingerprint(), "transpose": transpose, "tempo": score.tempo[0][1],
+                          "score_sha256": fingerprint, "transpose": transpose, "tempo": score.tempo[0][1],
                           "part": score.part, "sample_rate": sample_rate,
                           "watermark": guards.watermarker.name, "watermark_key": guards.key_id})
         return SpeechResult(out.audio, out.sample_rate, format, out.encoded, out.mark_id, out.entry or {}, timings)

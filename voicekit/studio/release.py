@@ -115,7 +115,7 @@ def release(guards: Safeguards, samples: np.ndarray, sample_rate: int, fmt: str,
             "format": fmt,
             "duration_s": round(len(marked) / sample_rate, 3),
             "gate": verdict.as_dict(),
-            "c2pa": {"embedded": True} if content_credentials.holds_manifest(fmt) else content_credentials.not_held(fmt),
+            "c2pa": content_credentials.ledger_field(fmt),
         } | passive, now=guards.clock()).as_dict()
     timings["signing"] = time.perf_counter() - t
     if entry is not None and content_credentials.holds_manifest(fmt):
