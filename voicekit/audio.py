@@ -1,4 +1,4 @@
-"""Audio values and their files: float32 mono samples plus a rate; encoding by soundfile (wav, flac,
+"""Audio values and their files: float32 samples (mono (n,); a song's stereo (n, 2)) plus a rate; encoding by soundfile (wav, flac,
 ogg) or PyAV (mp3, opus, aac, m4a: voicekit.codecs); resampling by soxr."""
 from __future__ import annotations
 
@@ -43,7 +43,8 @@ def check_format(fmt: str) -> str:
 
 
 def encode(samples: np.ndarray, sample_rate: int, fmt: str) -> bytes:
-    """float32 mono samples in [-1, 1] -> the bytes of a file in `fmt` (one of OUTPUT_FORMATS).
+    """float32 samples in [-1, 1], mono (n,) or stereo (n, 2) -> the bytes of a file in `fmt` (one of
+    OUTPUT_FORMATS).
 
     Opus and AAC files hold `sample_rate` audio only where the codec takes that rate (Opus: 8, 12,
     16, 24 or 48 kHz); otherwise they are resampled first (codecs.codec_rate), and decode at the new

@@ -78,7 +78,9 @@ def priming_seconds(fmt: str, sample_rate: int) -> float:
 
 
 def encode(samples: np.ndarray, sample_rate: int, fmt: str) -> bytes:
-    """float32 mono samples in [-1, 1] at `sample_rate` Hz -> the bytes of an `fmt` file (a CODECS key).
+    """float32 samples in [-1, 1] at `sample_rate` Hz, mono (n,) or stereo (n, 2) -> the bytes of an
+    `fmt` file (a CODECS key). Stereo at 32 kHz and above gets twice the mono bit rate (256 kbps
+    MP3 and AAC; MPEG-2 MP3 below 32 kHz stops at 160 kbps).
 
     Encoder delay: the first frame is given pts 0, so FFmpeg marks the encoder's priming samples
     in the container where it can: MP4 gets an edit list and Ogg Opus its pre-skip, and decoders
@@ -96,14 +98,16 @@ def encode(samples: np.ndarray, sample_rate: int, fmt: str) -> bytes:
     audio = np.asarray(samples, np.float32)
     if rate != sample_rate:
         audio = soxr.resample(audio, sample_rate, rate, quality="HQ").astype(np.float32)
+    layout = "mono" if audio.ndim == 1 else "stereo"
 
     buffer = io.BytesIO()
     with av.open(buffer, "w", format=codec.muxer) as out:
-        stream = out.add_stream(codec.encoder, rate=rate, layout="mono")
-        stream.bit_rate = codec.bit_rate
+        stream = out.add_stream(codec.encoder, rate=rate, layout=layout)
+        stream.bit_rate = codec.bit_rate * (2 if layout == "stereo" and rate >= 32000 else 1)
         stream.codec_context.options = dict(codec.options)
         if len(audio):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio)[None, :], format="flt", layout="mono")
+            # packed samples: mono (1, n); stereo interleaved (1, 2n)
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio).reshape(1, -1), format="flt", layout=layout)
             frame.sample_rate = rate
             frame.pts = 0
             frame.time_base = Fraction(1, rate)

@@ -3,7 +3,7 @@ its CLI exit code and HTTP status there."""
 from consent.errors import EXIT_ENGINE, BadInput, TooLong, VoicekitError
 
 __all__ = ["VoicekitError", "BadInput", "TooLong", "EmptyText", "UnsupportedFormat", "OutputPathError",
-           "EngineUnavailable", "BookError", "IncompatibleChapters", "AssemblyFailed", "ScoreError", "OutOfRange"]
+           "EngineUnavailable", "BookError", "IncompatibleChapters", "AssemblyFailed", "ScoreError", "OutOfRange", "SongError"]
 
 
 class EmptyText(BadInput):
@@ -55,3 +55,10 @@ class OutOfRange(ScoreError):
     notes and by how many semitones."""
 
     problem = "score-out-of-range"
+
+
+class SongError(BadInput):
+    """A song that cannot be made as asked: a lyrics file without sections or words, an unknown
+    section, style, key or chord, a line too long to sing. Raised before any rendering."""
+
+    problem = "invalid-song"

@@ -54,6 +54,8 @@ class LoudnessTarget:
 PRESETS = {
     "speech": LoudnessTarget("speech", -18.0, -1.0),
     "acx": LoudnessTarget("acx", -20.0, -3.5),
+    # music: a song's master, at the level streaming services normalise to (-14 LUFS, -1 dBTP)
+    "music": LoudnessTarget("music", -14.0, -1.0),
 }
 DEFAULT = PRESETS["speech"]
 
@@ -68,7 +70,7 @@ def preset(name: str | None) -> LoudnessTarget:
 
 
 def loudness_lufs(samples: np.ndarray, sample_rate: int) -> float:
-    """Integrated loudness (ITU-R BS.1770-4) of float32 mono samples; -inf for silence.
+    """Integrated loudness (ITU-R BS.1770-4) of float32 samples, mono (n,) or stereo (n, 2); -inf for silence.
 
     pyloudnorm's K-weighting filters (its IIRfilter, the standard's shelf and high-pass), with
     the gating computed on cumulative sums: pyloudnorm's own meter walks its 400 ms blocks in
@@ -77,12 +79,13 @@ def loudness_lufs(samples: np.ndarray, sample_rate: int) -> float:
     whole blocks count, as the standard has it, where pyloudnorm also counts a last partial block
     as if the rest of it were silence (0.6 LU lower on a one-second clip)."""
     x = np.asarray(samples, np.float64)
+    x = x[:, None] if x.ndim == 1 else x  # channels summed with weight 1 (BS.1770's left and right)
     block, step = round(0.4 * sample_rate), round(0.1 * sample_rate)
     if len(x) < block:
-        power = float(np.mean(x**2)) if len(x) else 0.0
+        power = float(np.sum(np.mean(x**2, axis=0))) if len(x) else 0.0
         return -math.inf if power <= 0 else 10 * math.log10(power) - 0.691
-    weighted = sosfilt(_k_weighting(sample_rate), x)
-    energy = np.concatenate([[0.0], np.cumsum(weighted**2)])
+    weighted = sosfilt(_k_weighting(sample_rate), x, axis=0)
+    energy = np.concatenate([[0.0], np.cumsum(np.sum(weighted**2, axis=1))])
     starts = np.arange(0, len(x) - block + 1, step)
     blocks = (energy[starts + block] - energy[starts]) / block
     with np.errstate(divide="ignore"):
@@ -103,12 +106,19 @@ def _k_weighting(sample_rate: int) -> np.ndarray:
 
 
 def true_peak_dbtp(samples: np.ndarray) -> float:
-    """The peak of the 4x-oversampled signal in dB (0 = full scale); -inf for silence."""
+    """The peak of the 4x-oversampled signal (any channel) in dB (0 = full scale); -inf for silence."""
     x = np.asarray(samples, np.float64)
     if not len(x) or not np.any(x):
         return -math.inf
-    peak = float(np.max(_envelope(x, float(np.max(np.abs(x))) * 10 ** (-_NEAR_DB / 20))))
+    peak = float(np.max(_linked_envelope(x, float(np.max(np.abs(x))) * 10 ** (-_NEAR_DB / 20))))
     return 20 * math.log10(peak)
+
+
+def _linked_envelope(x: np.ndarray, near: float) -> np.ndarray:
+    """`_envelope` of mono samples, or the largest of the channels' envelopes (n, channels)."""
+    if x.ndim == 1:
+        return _envelope(x, near)
+    return np.max([_envelope(np.ascontiguousarray(x[:, c]), near) for c in range(x.shape[1])], axis=0)
 
 
 def _envelope(x: np.ndarray, near: float) -> np.ndarray:
@@ -144,17 +154,18 @@ def gain_for(samples: np.ndarray, sample_rate: int, target: LoudnessTarget, offs
 
 
 def normalized(samples: np.ndarray, sample_rate: int, target: LoudnessTarget, offset_db: float = 0.0,
-               gain_db: float | None = None) -> np.ndarray:
-    """float32 mono at the target loudness (plus `offset_db`) with true peaks at most the ceiling.
-    The limiter touches only the milliseconds around peaks, so it moves the loudness by about a
-    tenth of a LU, and the level is measured once.
+               gain_db: float | None = None, relevel: bool = False) -> np.ndarray:
+    """float32 (mono, or stereo (n, 2)) at the target loudness (plus `offset_db`) with true peaks at
+    most the ceiling. On speech the limiter touches only the milliseconds around peaks, so it moves
+    the loudness by about a tenth of a LU, and the level is measured once; relevel: measure and set
+    again whatever the length (a music master, whose limiter works all through, loses up to 1 LU).
 
     gain_db: use this gain instead of measuring (a stream keeps its first chunk's gain, so a
     quiet sentence stays quiet); the ceiling is kept either way."""
     x = np.asarray(samples, np.float64)
     gain = gain_for(x, sample_rate, target, offset_db) if gain_db is None else gain_db
     leveled = within_ceiling(x * 10 ** (gain / 20), sample_rate, target.ceiling_dbtp)
-    for _ in range(RELEVEL_PASSES if gain_db is None and len(x) < RELEVEL_BELOW_S * sample_rate else 0):
+    for _ in range(RELEVEL_PASSES if gain_db is None and (relevel or len(x) < RELEVEL_BELOW_S * sample_rate) else 0):
         # In a short clip a few limited peaks are a large part of the level (up to 1.5 LU for
         # "Hello." at the acx ceiling): measured again and set again, at little cost.
         again = gain_for(leveled, sample_rate, target, offset_db)
@@ -165,7 +176,7 @@ def normalized(samples: np.ndarray, sample_rate: int, target: LoudnessTarget, of
 
 
 def within_ceiling(samples: np.ndarray, sample_rate: int, ceiling_dbtp: float) -> np.ndarray:
-    """float32 mono with its true peaks at most `ceiling_dbtp`, changed only around the peaks over
+    """float32 (mono, or stereo with one gain for both channels) with its true peaks at most `ceiling_dbtp`, changed only around the peaks over
     it (the release applies this after the watermark, whose residual adds peaks of its own)."""
     x = np.asarray(samples, np.float64)
     for _ in range(LIMITER_PASSES):
@@ -184,7 +195,7 @@ def _limited(x: np.ndarray, sample_rate: int, ceiling_db: float) -> np.ndarray:
     after it, and never exceeds what any sample in reach needs. Only the stretches around
     samples over the ceiling are computed (speech has a few dozen such stretches a minute)."""
     ceiling = 10 ** (ceiling_db / 20)
-    envelope = _envelope(x, ceiling * 10 ** (-_NEAR_DB / 20))
+    envelope = _linked_envelope(x, ceiling * 10 ** (-_NEAR_DB / 20))  # stereo: one gain for both channels
     over = np.flatnonzero(envelope > ceiling)
     if not len(over):
         return x
@@ -195,6 +206,6 @@ def _limited(x: np.ndarray, sample_rate: int, ceiling_db: float) -> np.ndarray:
     for first, last in zip(np.r_[over[0], over[breaks + 1]], np.r_[over[breaks], over[-1]]):
         lo, hi = max(0, first - margin), min(len(x), last + margin + 1)
         needed = np.minimum(1.0, ceiling / np.maximum(envelope[lo:hi], 1e-12))
-        out[lo:hi] *= uniform_filter1d(minimum_filter1d(needed, 2 * reach + 1, mode="nearest"), reach + 1,
-                                       mode="nearest")
+        gain = uniform_filter1d(minimum_filter1d(needed, 2 * reach + 1, mode="nearest"), reach + 1, mode="nearest")
+        out[lo:hi] *= gain if x.ndim == 1 else gain[:, None]
     return out

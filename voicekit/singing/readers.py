@@ -98,7 +98,7 @@ def _from_musicxml(data: bytes, part: str | None, verse: int) -> Score:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import music21
-        from music21 import chord, tempo as m21tempo
+        from music21 import chord, harmony, tempo as m21tempo
 
     suffix = ".mxl" if data[:2] == b"PK" else ".musicxml"
     with tempfile.NamedTemporaryFile(suffix=suffix) as handle:
@@ -119,6 +119,8 @@ def _from_musicxml(data: bytes, part: str | None, verse: int) -> Score:
              for mark in parsed.flatten().getElementsByClass(m21tempo.MetronomeMark) if mark.number]
     notes = []
     for element in source.notes:
+        if isinstance(element, harmony.ChordSymbol):  # a lead sheet's chord names are not sung
+            continue
         measure = element.measureNumber or 1
         if isinstance(element, chord.Chord):
             raise ScoreError(f"part {name!r}, measure {measure}: a chord; one voice sings one note at a time")

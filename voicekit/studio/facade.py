@@ -47,6 +47,7 @@ from voicekit.studio.release import Safeguards, release
 from voicekit.studio.rendering import placed, segments
 from voicekit.studio.request import Caller, Request, checked_voice, planned, voices_of
 from voicekit.studio.results import SpeechResult
+from voicekit.studio.songs import Progress, SongResult, plan_song, render_song
 from voicekit.studio.stream import SpeechStream
 from voicekit.studio.voices import Voices
 from voicekit.text.lexicon import Lexicon
@@ -157,6 +158,24 @@ class Studio:
                           "part": score.part, "sample_rate": sample_rate,
                           "watermark": guards.watermarker.name, "watermark_key": guards.key_id})
         return SpeechResult(out.audio, out.sample_rate, format, out.encoded, out.mark_id, out.entry or {}, timings)
+
+    def song(self, lyrics: str | bytes | None = None, voice: str = "heart", style: str = "pop",
+             score: Path | str | bytes | None = None, seed: int = 0, format: str = "wav", sample_rate: int = 44100,
+             harmony: bool = False, stems: bool = False, stem_format: str = "wav", caller: Caller | None = None,
+             on_progress: Progress | None = None, part: str | None = None, title: str = "",
+             **style_changes: Any) -> SongResult:
+        """A whole song in `voice` (its consent must cover singing): lyrics (the sheet's text, with
+        [verse]/[chorus]/[bridge] sections) in a `style` preset (voicekit.music.style; key, mode,
+        tempo, metre or progression may be changed as keywords), or a MusicXML `score` with a
+        melody and chord symbols or accompaniment parts. seed: the melody's and the band's choices
+        (the same seed gives the same MIDI). harmony: a third above in the chorus. stems: release
+        each stem too (stem_format). on_progress(stage, done, total) after each stage.
+        Raises SongError, ScoreError (OutOfRange), a ConsentError, EngineUnavailable (FluidSynth
+        or its SoundFont missing), GateRefused or LedgerBroken; all checks run before rendering."""
+        self._follow_rotation()
+        plan = plan_song(self, lyrics, voice, style, score, seed, format, sample_rate, harmony, stems, stem_format,
+                         caller, part, title, style_changes)
+        return render_song(self, plan, caller, on_progress)
 
     def stream(self, text: str, voice: str = "heart", options: SpeechOptions | None = None,
                caller: Caller | None = None, **fields: Any) -> SpeechStream:

@@ -66,7 +66,9 @@ def release(guards: Safeguards, samples: np.ndarray, sample_rate: int, fmt: str,
             describe: Callable[[int], dict[str, Any]] | None, mark_id: int | None = None,
             leveled: Callable[[np.ndarray], np.ndarray] | None = None,
             timings: dict[str, float] | None = None) -> Released:
-    """Mark, encode as `fmt` (or pcm), gate and record float32 mono `samples` at `sample_rate`.
+    """Mark, encode as `fmt` (or pcm), gate and record float32 `samples` at `sample_rate`: mono
+    (n,), or stereo (n, 2), whose mark is in both channels (see `_marked`) and which the gate
+    checks as it decodes, downmixed to mono.
 
     describe: the ledger body for a mark id (what was asked, by whom, with which record); the
     release adds the audio's SHA-256, format, duration, gate verdict and the passive detector's
@@ -82,7 +84,7 @@ def release(guards: Safeguards, samples: np.ndarray, sample_rate: int, fmt: str,
     for attempt in range(attempts):
         t = time.perf_counter()
         mark = mark_id if mark_id is not None else guards.ledger.reserve_mark(guards.clock())
-        marked = guards.watermarker.embed(samples, sample_rate, mark)
+        marked = _marked(guards.watermarker, samples, sample_rate, mark)
         timings["watermark"] = timings.get("watermark", 0.0) + time.perf_counter() - t
         t = time.perf_counter()
         if leveled is not None:
@@ -125,3 +127,15 @@ def release(guards: Safeguards, samples: np.ndarray, sample_rate: int, fmt: str,
         verdict, checked, checked_rate = guards.gate.checked(encoded, mark)
         timings["c2pa"] = time.perf_counter() - t
     return Released(mark, encoded, checked, checked_rate, verdict, entry)
+
+
+def _marked(watermarker: Watermarker, samples: np.ndarray, sample_rate: int, mark: int) -> np.ndarray:
+    """Mono: the watermarker's own embedding. Stereo: the mark is embedded in the mid signal (the
+    mono downmix) and the same residual added to both channels, so the downmix is exactly the
+    marked mid and each channel carries the mark over its own content; the side signal is left as
+    it was."""
+    if samples.ndim == 1:
+        return watermarker.embed(samples, sample_rate, mark)
+    mid = samples.mean(axis=1).astype(np.float32)
+    residual = watermarker.embed(mid, sample_rate, mark) - mid
+    return (samples + residual[:, None]).astype(np.float32)
