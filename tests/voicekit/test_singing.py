@@ -179,26 +179,6 @@ def test_the_cli_sings_and_refuses_an_unreadable_score(tmp_path, studio):
     assert not (tmp_path / "x.wav").exists()
 
 
-@pytest.fixture(scope="module")
-def profiles(studio, tmp_path_factory):
-    """Two clones of the same reader: one consented to speech only, one to speech and singing."""
-    import soundfile as sf
-
-    folder = tmp_path_factory.mktemp("readings")
-    heart = studio.engine("heart")
-    sf.write(folder / "ref.wav", heart.synthesize(
-        "The old lighthouse keeper climbed the winding stairs every evening to light the lamp. "
-        "Rain had fallen all week, and the river was running high under the stone bridge. "
-        "She packed a small bag with bread, cheese and apples before setting out at dawn."), heart.sample_rate)
-    made = {}
-    for scopes in (("tts",), ("tts", "sing")):
-        challenge = studio.consent_challenge("Mary Jones", nonce=("harbor", "pencil", "tiger", "violin"))
-        sf.write(folder / "consent.wav", heart.synthesize(challenge.phrase), heart.sample_rate)
-        made[scopes] = studio.enroll(challenge.challenge_id, folder / "consent.wav", [folder / "ref.wav"],
-                                     scopes=scopes).voice_id
-    return made
-
-
 def test_a_profile_sings_only_with_the_sing_scope(studio, profiles):
     score = from_json(_score([(60, 0, 1, "hel-"), (64, 1, 2, "lo")])).checked()
     with pytest.raises(ScopeNotAllowed, match="not 'sing'"):

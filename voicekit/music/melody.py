@@ -163,10 +163,10 @@ def from_score(score: Score, chords: tuple[str | None, ...], style: Style, seed:
 
 
 def _bars_for(line: Line, bpb: int) -> int:
-    """2 bars, or 4 for a line with more syllables or stresses than 2 bars place well."""
+    """2 bars, or 4 for a line with more syllables than 70 % of 2 bars' eighths, or more stresses
+    than their beats (less the breath)."""
     stressed = sum(s == PRIMARY for s in line.stresses)
-    strong_per_bar = 2 if bpb == 4 else 1
-    if len(line.syllables) <= 4 * bpb - 2 and stressed <= 2 * strong_per_bar + 2:
+    if len(line.syllables) <= round(0.7 * 4 * bpb) and stressed <= 2 * bpb - 1:  # room to move, a beat each
         return 2
     return 4
 
