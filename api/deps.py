@@ -18,6 +18,7 @@ from consent.access import AccessControl, ApiKey
 from consent.errors import ApiKeyInvalid
 from voicekit.audiobook import Narrations
 from voicekit.audits import Audits
+from voicekit.songjobs import Songs
 from voicekit.studio import Studio
 
 
@@ -32,6 +33,7 @@ class Service:
     slots: RenderSlots
     narrations: Narrations
     audits: Audits
+    songs: Songs
 
     def caller(self, key: ApiKey) -> "KeyCaller":
         """Who the studio serves for a request made with `key`."""

@@ -1,4 +1,4 @@
-"""Runs audiobook and audit jobs in the background of the server, and picks up unfinished ones at start."""
+"""Runs audiobook, audit and song jobs in the background of the server, and picks up unfinished ones at start."""
 from __future__ import annotations
 
 import logging
@@ -8,6 +8,7 @@ import threading
 from api.deps import KeyCaller, Service
 from voicekit.audiobook import JobCancelled
 from voicekit.errors import VoicekitError
+from voicekit.songjobs import SongCancelled
 
 log = logging.getLogger("voicekit.api.jobs")
 
@@ -83,3 +84,24 @@ class AuditRunner(JobRunner):
 
     def run_one(self, job_id: str) -> None:
         self.svc.audits.run(self.svc.studio, job_id)
+
+
+class SongRunner(JobRunner):
+    """Makes queued songs one at a time (a song's stages use both cores already); each stage's
+    release checks the voice again for the job's key."""
+
+    def __init__(self, svc: Service) -> None:
+        super().__init__(svc, "voicekit-songs")
+
+    def unfinished(self) -> list[str]:
+        return self.svc.songs.unfinished()
+
+    def run_one(self, job_id: str) -> None:
+        job = self.svc.songs.job(job_id)
+        if job.status not in ("queued", "running") or job.key_id is None:
+            return
+        caller = KeyCaller(self.svc.access, self.svc.access.key(job.key_id), live=True)
+        try:
+            self.svc.songs.run(self.svc.studio, job_id, caller)
+        except SongCancelled:
+            log.info("song job %s cancelled", job_id)

@@ -11,13 +11,14 @@ from fastapi import FastAPI
 
 from api import problems
 from api.deps import Service
-from api.jobs import AuditRunner, NarrationRunner
+from api.jobs import AuditRunner, NarrationRunner, SongRunner
 from api.limits import BodyLimit, RateLimiter, RenderSlots
-from api.routers import audiobooks, audit, health, keys, profiles, singing, speech, voices
+from api.routers import audiobooks, audit, health, keys, profiles, singing, songs, speech, voices
 from api.settings import ServiceSettings
 from consent.access import AccessControl
 from voicekit.audiobook import Narrations
 from voicekit.audits import Audits
+from voicekit.songjobs import Songs
 from voicekit.studio import Studio
 
 DESCRIPTION = """Voice synthesis behind a consent registry. Every response that carries audio was
@@ -35,18 +36,19 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         studio.engine("heart")  # the house voice loads before the service reports ready
         svc = Service(settings, studio, AccessControl(studio.home / "registry.db", studio.ledger), RateLimiter(),
                       RenderSlots(settings.speech_slots, settings.slot_wait_s), Narrations(studio.home / "audiobooks"),
-                      Audits(studio.home / "audits"))
-        runner, audit_runner = NarrationRunner(svc), AuditRunner(svc)
-        app.state.service, app.state.runner, app.state.audit_runner = svc, runner, audit_runner
-        runner.start()
-        audit_runner.start()
+                      Audits(studio.home / "audits"), Songs(studio.home / "songs"))
+        runners = NarrationRunner(svc), AuditRunner(svc), SongRunner(svc)
+        app.state.service = svc
+        app.state.runner, app.state.audit_runner, app.state.song_runner = runners
+        for runner in runners:
+            runner.start()
         yield
-        runner.stop()
-        audit_runner.stop()
+        for runner in runners:
+            runner.stop()
 
     app = FastAPI(title="voicekit", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
-    for module in (health, voices, profiles, speech, singing, audiobooks, audit, keys):
+    for module in (health, voices, profiles, speech, singing, songs, audiobooks, audit, keys):
         app.include_router(module.router)
     return app

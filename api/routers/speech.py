@@ -23,7 +23,7 @@ from voicekit.styles import STYLES
 router = APIRouter(prefix="/v1", tags=["speech"])
 
 MEDIA_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "mp3": "audio/mpeg",
-               "opus": "audio/ogg; codecs=opus", "aac": "audio/aac", "pcm": "audio/pcm"}
+               "opus": "audio/ogg; codecs=opus", "aac": "audio/aac", "m4a": "audio/mp4", "pcm": "audio/pcm"}
 Format = Literal["wav", "flac", "ogg", "mp3", "opus", "aac", "pcm"]
 OpenAIFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
 Style = Literal[tuple(STYLES)]  # type: ignore[valid-type]

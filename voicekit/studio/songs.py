@@ -63,7 +63,7 @@ class SongPlan:
 
     @property
     def stages(self) -> int:
-        return 5 + self.harmony + self.stems
+        return 4 + self.harmony + self.stems  # vocals, backing, mix, master; harmony and stems when asked
 
 
 @dataclass(frozen=True)
