@@ -77,10 +77,11 @@ def priming_seconds(fmt: str, sample_rate: int) -> float:
     return AAC_PRIMING / codec_rate(CODECS["aac"], sample_rate)
 
 
-def encode(samples: np.ndarray, sample_rate: int, fmt: str) -> bytes:
+def encode(samples: np.ndarray, sample_rate: int, fmt: str, bit_rate: int | None = None) -> bytes:
     """float32 samples in [-1, 1] at `sample_rate` Hz, mono (n,) or stereo (n, 2) -> the bytes of an
     `fmt` file (a CODECS key). Stereo at 32 kHz and above gets twice the mono bit rate (256 kbps
-    MP3 and AAC; MPEG-2 MP3 below 32 kHz stops at 160 kbps).
+    MP3 and AAC; MPEG-2 MP3 below 32 kHz stops at 160 kbps). bit_rate: another rate in bits/s
+    (a benchmark's re-encoding at a user's setting).
 
     Encoder delay: the first frame is given pts 0, so FFmpeg marks the encoder's priming samples
     in the container where it can: MP4 gets an edit list and Ogg Opus its pre-skip, and decoders
@@ -103,7 +104,7 @@ def encode(samples: np.ndarray, sample_rate: int, fmt: str) -> bytes:
     buffer = io.BytesIO()
     with av.open(buffer, "w", format=codec.muxer) as out:
         stream = out.add_stream(codec.encoder, rate=rate, layout=layout)
-        stream.bit_rate = codec.bit_rate * (2 if layout == "stereo" and rate >= 32000 else 1)
+        stream.bit_rate = bit_rate or codec.bit_rate * (2 if layout == "stereo" and rate >= 32000 else 1)
         stream.codec_context.options = dict(codec.options)
         if len(audio):
             # packed samples: mono (1, n); stereo interleaved (1, 2n)

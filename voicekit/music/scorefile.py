@@ -14,7 +14,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 
-from voicekit.errors import ScoreError, SongError
+from voicekit.errors import SongError
 from voicekit.music.melody import Composition
 from voicekit.music.tracks import Hit, Track
 from voicekit.music.style import METRES

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from consent.atomic import atomic_write
-from voicekit import audio, loudness
+from voicekit import loudness
 from voicekit.errors import ScoreError, SongError
 from voicekit.music import arrange, mix, scorefile, synth
 from voicekit.music.lyrics import parse_lyrics
@@ -153,20 +154,21 @@ def render_song(studio: "Studio", plan: SongPlan, caller: Caller | None,
 
     t = time.perf_counter()
     length = round((song.seconds() + synth.TAIL_S) * rate)
-    vocal = studio.sing(song.melody, plan.voice, format="wav", sample_rate=rate, caller=caller)
-    lead = _on_the_beat(vocal.audio, rate, length)
-    step("vocals", t)
-    second = None
-    if plan.harmony:
-        t = time.perf_counter()
-        second = studio.sing(song.harmony_score(), plan.voice, format="wav", sample_rate=rate, caller=caller)
-        lead = lead + _on_the_beat(second.audio, rate, length) * np.float32(10 ** (HARMONY_GAIN_DB / 20))
-        step("harmony", t)
-    t = time.perf_counter()
     tracks = arrange.backing(song)
-    stems = {"vocals": lead}
-    for name in dict.fromkeys(track.stem for track in tracks):
-        stems[name] = synth.render([tr for tr in tracks if tr.stem == name], song.style.tempo, rate, length / rate)
+    with ThreadPoolExecutor(max_workers=2) as pool:  # the band plays (FluidSynth, off the GIL) while the voice sings
+        playing = {name: pool.submit(synth.render, [tr for tr in tracks if tr.stem == name], song.style.tempo, rate,
+                                     length / rate) for name in dict.fromkeys(track.stem for track in tracks)}
+        vocal = studio.sing(song.melody, plan.voice, format="wav", sample_rate=rate, caller=caller)
+        lead = _on_the_beat(vocal.audio, rate, length)
+        step("vocals", t)
+        second = None
+        if plan.harmony:
+            t = time.perf_counter()
+            second = studio.sing(song.harmony_score(), plan.voice, format="wav", sample_rate=rate, caller=caller)
+            lead = lead + _on_the_beat(second.audio, rate, length) * np.float32(10 ** (HARMONY_GAIN_DB / 20))
+            step("harmony", t)
+        t = time.perf_counter()
+        stems = {"vocals": lead} | {name: played.result() for name, played in playing.items()}
     step("backing", t)
     t = time.perf_counter()
     mixed = mix.mixed(stems, rate, song.style.gains_db, song.style.pans)
@@ -178,12 +180,15 @@ def render_song(studio: "Studio", plan: SongPlan, caller: Caller | None,
     midi = arrange.midi_file(song, tracks)
     released_stems: dict[str, SpeechResult] = {}
     if plan.stems:
-        for name, stem in mixed.stems.items():
-            released_stems[name] = _released(release(
-                guards, stem, rate, plan.stem_format,
+        def released_stem(name: str) -> SpeechResult:
+            return _released(release(
+                guards, mixed.stems[name], rate, plan.stem_format,
                 leveled=lambda x: loudness.within_ceiling(x, rate, plan.target.ceiling_dbtp),
-                describe=lambda mark, name=name: _record(plan, guards, mark, vocal, {"kind": "song-stem", "stem": name})),
+                describe=lambda mark: _record(plan, guards, mark, vocal, {"kind": "song-stem", "stem": name})),
                 plan.stem_format)
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            released_stems = dict(zip(mixed.stems, pool.map(released_stem, mixed.stems)))
         step("stems", t)
         t = time.perf_counter()
     final = _Levelled(rate, plan.target)
