@@ -32,6 +32,12 @@ def _f0(result):
     return f0, times
 
 
+def _level_at(result, t, half_s=0.02):
+    """RMS over the 40 ms around t, the span harvest reads for one frame's pitch."""
+    a, b = int((t - half_s) * result.sample_rate), int((t + half_s) * result.sample_rate)
+    return float(np.sqrt(np.mean(result.audio[max(a, 0):b].astype(np.float64) ** 2)))
+
+
 def _note_cents(result, pitch, start_beat, end_beat, tempo=TEMPO):
     """Median deviation (cents) from `pitch` over a note's voiced frames, leaving its edges out."""
     f0, times = _f0(result)
@@ -73,7 +79,11 @@ def test_melisma_tie_and_rest_are_honoured(studio):
     level = np.sqrt(np.mean(sung.audio[int((LEAD_S + 2.1 * beat) * sung.sample_rate):
                                        int((LEAD_S + 3 * beat - ONSET_MAX_S) * sung.sample_rate)] ** 2))
     sung_level = np.sqrt(np.mean(sung.audio ** 2))
-    assert not (f0[rest] > 0).any() and level < sung_level / 20  # the rest: at most a quiet breath
+    # the rest: at most a quiet breath. Harvest finds a pitch in near-silence too (the breath under the
+    # mark, which differs per release: a few frames at 0.04 % of the sung level in 2 of 16 renders, and
+    # 92-111 Hz frames in one CI run), so only pitch loud enough to hear counts
+    voiced_loud = [t for t in times[rest & (f0 > 0)] if _level_at(sung, t) > sung_level / 20]
+    assert not voiced_loud and level < sung_level / 20
     # around the join at beat 4, clear of the word's final consonants ("ld" closes the second note;
     # with them in the window the voiced share was 0.93-1.0 over 12 marks, 1.0 without)
     tied = (times > LEAD_S + 3.4 * beat) & (times < LEAD_S + 4.6 * beat)

@@ -8,7 +8,11 @@ events at exact sample positions.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -66,9 +70,19 @@ def render(tracks: list[Track], tempo: float, sample_rate: int, length_s: float)
     return (pcm.reshape(-1, 2).astype(np.float32) / 32768.0)[:total]
 
 
+_IMPORT_LOCK = threading.Lock()
+
+
 def _library():
+    """pyfluidsynth, imported once: its import prints where it found the library when CI is set, so
+    stdout is swapped for the import, under a lock because stems are rendered in threads and a swap
+    undone out of order would leave stdout swallowed for good."""
     try:
-        import fluidsynth
+        with _IMPORT_LOCK:
+            if "fluidsynth" not in sys.modules:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    import fluidsynth  # noqa: F401
+            import fluidsynth
     except ImportError as e:
         raise EngineUnavailable("FluidSynth's library is missing: install Debian's libfluidsynth3 "
                                 f"(make setup does) ({e})") from e
