@@ -18,14 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 NEGATION_PRIOR = 1e-20
-# The name may also be heard as any run of phonemes (a loop over single-phoneme words): a name said
-# otherwise than its dictionary or espeak pronunciation then no longer lends its leftover sounds to
-# a negation, and choosing the name's own words over the loop is evidence that the name was said.
-# Measured on bench/consent_names.py's readings (120 genuine, and the same readings offered for
-# another name): at a prior of 1e-9 the name was heard in 103 genuine readings and 0 others, 1e-15
-# 105/0, 1e-20 108/0, 1e-25 109/0, and at 1e-30 118/98: there the loop falls outside pocketsphinx's
-# word beam (7e-29) and any name passes. 1e-20 keeps ten orders of magnitude from that edge.
-NAME_LOOP_PRIOR = 1e-20
+# The name slot holds either the name's pronunciations or any run of phonemes (a loop over
+# single-phoneme words), never both: the reading is decoded once each way (consent.statement), and
+# how much better the loop explains the name's frames says whether the name was said. The loop
+# decode also lets a name's odd sounds go to the loop instead of lending themselves to a negation.
 PHONES = tuple("AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH UH UW V W Y Z "
                "ZH".split())
 PHONE_WORD_PREFIX = "_"
@@ -54,14 +50,16 @@ NEGATED_ASIDES = (
 
 @dataclass(frozen=True)
 class ConstrainedReading:
-    """What the constrained pass heard: the words (None when the reading does not follow the phrase
-    at all), the negated forms chosen, the challenge words heard in their places, whether one of the
-    name's pronunciations was chosen over a run of any phonemes, and where in the reading it lies."""
+    """What the constrained pass heard with the name as any run of phonemes: the words (None when
+    the reading does not follow the phrase at all), the negated forms chosen, the challenge words
+    heard in their places, and where in the reading it lies; and, from the decode with the name's
+    own pronunciations in its place, how much better per frame the phoneme run explained the name
+    (name_lr: acoustic log-likelihood ratio, loop over name; low when the name was said)."""
 
     words: tuple[str, ...] | None
     negated: tuple[str, ...]
     nonce: tuple[str, ...]
-    name_heard: bool = False
+    name_lr: float = float("inf")
     span_s: tuple[float, float] | None = None  # from the first word's start to the last word's end
 
 
@@ -76,20 +74,20 @@ class _Path:
 
 
 def consent_grammar(phrase_words: list[str], name_span: range, nonce_span: range,
-                    vocabulary: tuple[str, ...], name_variants: tuple[tuple[str, ...], ...] = ()) -> list[list[_Path]]:
+                    vocabulary: tuple[str, ...], name_variants: tuple[tuple[str, ...], ...] = (),
+                    name_as_loop: bool = False) -> list[list[_Path]]:
     """The reading as a sequence of slots, each a choice of word paths.
 
     phrase_words: the spoken words of the phrase; name_span and nonce_span index into them.
     name_variants: the name as words of other pronunciations (see VARIANT_MARK), each as likely as
-    the name's own words."""
+    the name's own words. name_as_loop: the name slot is any run of phonemes instead."""
     asides = [_Path((), 1.0, False)] + [_Path(tuple(a.split()), NEGATION_PRIOR, True) for a in NEGATED_ASIDES]
     slots: list[list[_Path]] = [asides]
     i = 0
     while i < len(phrase_words):
         if i == name_span.start and name_span:
             names = dict.fromkeys((tuple(phrase_words[i:name_span.stop]),) + name_variants)
-            slots.append([_Path(words, 1.0, name=True) for words in names]
-                         + [_Path((), NAME_LOOP_PRIOR, loop=True)])
+            slots.append([_Path((), 1.0, loop=True)] if name_as_loop else [_Path(words, 1.0, name=True) for words in names])
             i = name_span.stop
             continue
         if i in nonce_span:
@@ -107,6 +105,11 @@ def consent_grammar(phrase_words: list[str], name_span: range, nonce_span: range
             i += 1
     slots.append(asides)
     return slots
+
+
+def name_grammar(names: tuple[tuple[str, ...], ...], as_loop: bool) -> list[list[_Path]]:
+    """The name alone, as one of its pronunciations or as any run of phonemes."""
+    return [[_Path((), 1.0, loop=True)] if as_loop else [_Path(words, 1.0, name=True) for words in dict.fromkeys(names)]]
 
 
 def transitions(slots: list[list[_Path]]) -> tuple[int, list[tuple]]:

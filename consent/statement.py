@@ -9,7 +9,9 @@ pocketsphinx wheel:
   person's name or for similar phrase sounds (recognition errors);
 - a constrained pass (consent.constrained) decodes the reading against the phrase and its negated
   forms, and the challenge words against the whole word list; a negated form it chooses rejects, and
-  so does a reading it cannot follow at all.
+  so does a reading it cannot follow at all. It decodes twice: with the name as any run of phonemes,
+  so that a name's sounds cannot lend themselves to a negation, and with the name's pronunciations,
+  so that how much worse they fit than the free run says whether the name was said.
 
 Decoding against the phrase alone would "hear" the phrase in "I do not consent"; free recognition
 alone hears "don't" in "Dunne" and "cannot" in a strange "voicekit" (issue 16).
@@ -26,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from consent.constrained import (PHONE_WORD_PREFIX, VARIANT_MARK, ConstrainedReading, consent_grammar, parse,
-                                 transitions)
+from consent.constrained import (PHONE_WORD_PREFIX, VARIANT_MARK, ConstrainedReading, consent_grammar, name_grammar,
+                                 parse, transitions)
 from consent.phonemes import Alignment, Lexicon, align, words_of
 from consent.voiceprint import VAD_FRAME, voiced_frames
 
@@ -53,6 +55,7 @@ FRAMES_PER_S = 100  # pocketsphinx's segment frames
 OUTSIDE_MARGIN_S = 0.15  # how far speech may run past the aligned phrase before it counts as outside
 # How many pronunciations of a whole name (one per word, combined) the constrained pass tries.
 MAX_NAME_VARIANTS = 16
+NAME_PAD_FRAMES = 10  # the name is scored on its frames as the reading placed them, and this many each side
 
 
 @lru_cache(maxsize=1)
@@ -75,10 +78,14 @@ def consent_phrase(name: str, nonce: tuple[str, ...]) -> str:
 @dataclass(frozen=True)
 class StatementThresholds:
     """What a reading must reach. phrase and name: scores of the free transcript against the phrase
-    and against the name's words. The name passes when the constrained pass chose the name's own
-    words over any run of phonemes, or on its transcript score alone; that score is weak evidence
-    (a short name's phonemes are found inside other names: "Ann Lee" scored 0.75 in a reading of
-    "Sean Flynn"), hence the high bar. nonce_missing: how many challenge words may go unheard; a word
+    and against the name's words. name_lr: the most that any run of phonemes may beat the name's
+    own pronunciations by, per frame of the name (acoustic log-likelihood). On bench/consent_names.py's
+    readings (6 voices) genuine names came to -4.1 to -1.8 (median -2.7), save two flite readings
+    of "Lauren Nguyen" that a negation had already refused (-0.5, 1.7); the same readings offered for
+    another name to -1.5 to 39 (median 1.3), the lowest three -1.5, -0.4, -0.4. The name passes on
+    that fit or on its transcript score alone; that score is weak evidence (a short name's phonemes
+    are found inside other names: "Ann Lee" scored 0.75 in a reading of "Sean Flynn"), hence the
+    high bar. nonce_missing: how many challenge words may go unheard; a word
     is heard when the constrained pass heard it exactly (or, for a transcript alone, when it scores
     nonce_each). Calibrated by bench/consent.py: a replayed reading (another challenge's words) scores
     about 0.15-0.45 on its challenge words, a genuine one 0.7-1, and the constrained pass hears a
@@ -91,6 +98,7 @@ class StatementThresholds:
     nonce_each: float = 0.6
     nonce_missing: int = 1
     name: float = 0.8
+    name_lr: float = -0.7
     outside_speech_s: float = 0.15
 
 
@@ -130,10 +138,17 @@ class StatementCheck:
         missing = self.missing_nonce()
         if len(missing) > t.nonce_missing:
             out.append(f"the challenge words were not heard (word(s) {missing}); heard: {self.transcript!r}")
-        name_heard = self.name_score >= t.name or (self.constrained is not None and self.constrained.name_heard)
-        if not name_heard:
-            out.append(f"the name was not heard (score {self.name_score:.2f}, needs {t.name:.2f})")
+        if not self.name_heard():
+            fit = f", fit {self.constrained.name_lr:.2f}, needs {t.name_lr:.2f} or less" if self.constrained else ""
+            out.append(f"the name was not heard (score {self.name_score:.2f}, needs {t.name:.2f}{fit})")
         return out
+
+    def name_heard(self) -> bool:
+        """The name's own pronunciations explain its frames nearly as well as any run of phonemes,
+        or, for a transcript alone, the transcript holds it."""
+        if self.constrained is not None and self.constrained.name_lr <= self.thresholds.name_lr:
+            return True
+        return self.name_score >= self.thresholds.name
 
     def missing_nonce(self) -> list[int]:
         """The challenge words (1-based) not heard: not heard exactly by the constrained pass or, for a
@@ -176,6 +191,14 @@ class StatementChecker:
     def _constrained_decoder(self):
         from pocketsphinx import Decoder
 
+        # No lattice: reading out the segments of a decode with the phoneme loop built one and took
+        # 3.8 s; without it 0.2 s, with the same negations and challenge words on 38 readings.
+        return Decoder(samprate=RECOGNISER_RATE, loglevel="FATAL", bestpath=False)
+
+    @cached_property
+    def _name_decoder(self):
+        from pocketsphinx import Decoder
+
         return Decoder(samprate=RECOGNISER_RATE, loglevel="FATAL")
 
     def transcribe(self, samples: np.ndarray) -> str:
@@ -185,28 +208,59 @@ class StatementChecker:
             return hypothesis.hypstr if hypothesis is not None else ""
 
     def constrained(self, samples: np.ndarray, name: str, nonce: tuple[str, ...]) -> ConstrainedReading:
-        """The second pass: the reading decoded against the phrase for `name` and its negated forms
-        (consent.constrained), the challenge words against the whole word list."""
+        """The second pass: the reading decoded against the phrase and its negated forms
+        (consent.constrained), the challenge words against the whole word list, twice: with the name
+        as any run of phonemes (what was said, negations included, with the name's sounds free to
+        be anything) and with the name's own pronunciations (how well the name fits)."""
         phrase, name_span, nonce_span = self._phrase_parts(name, nonce)
-        variants = self.name_variants([phrase[i] for i in name_span])
-        slots = consent_grammar(phrase, name_span, nonce_span, nonce_vocabulary(), tuple(variants))
+        variants = tuple(self.name_variants([phrase[i] for i in name_span]))
+        vocabulary = nonce_vocabulary()
+        looped, loop_segments = self._decode_grammar(
+            samples, consent_grammar(phrase, name_span, nonce_span, vocabulary, variants, name_as_loop=True))
+        named, name_segments = self._decode_grammar(
+            samples, consent_grammar(phrase, name_span, nonce_span, vocabulary, variants))
+        spoken = [seg for seg in loop_segments if not _is_filler(seg.word)]
+        span = (spoken[0].start_frame / FRAMES_PER_S, (spoken[-1].end_frame + 1) / FRAMES_PER_S) if spoken else None
+        if looped is None:
+            return ConstrainedReading(None, (), ())
+        name_words = {phrase[i] for i in name_span}
+        said = [seg for seg in name_segments if seg.word.partition(VARIANT_MARK)[0] in name_words]
+        name_lr = float("inf")
+        if named is not None and said:
+            start = max(said[0].start_frame - NAME_PAD_FRAMES, 0) * RECOGNISER_RATE // FRAMES_PER_S
+            end = (said[-1].end_frame + 1 + NAME_PAD_FRAMES) * RECOGNISER_RATE // FRAMES_PER_S
+            name_lr = self._name_fit(samples[start:end], (tuple(phrase[i] for i in name_span),) + variants)
+        return ConstrainedReading(tuple(w for p in looped for w in p.words),
+                                  tuple(" ".join(p.words) for p in looped if p.negated),
+                                  tuple(p.words[0] for p in looped if p.nonce), name_lr, span)
+
+    def _name_fit(self, samples: np.ndarray, names: tuple[tuple[str, ...], ...]) -> float:
+        """How much better per frame any run of phonemes explains `samples` (the name as the
+        reading placed it) than the best of the name's pronunciations: an acoustic log-likelihood
+        ratio, decoded with a lattice (its word scores are the rescored ones) on the name alone."""
+        scores = []
+        for as_loop in (True, False):
+            paths, segments = self._decode_grammar(samples, name_grammar(names, as_loop), self._name_decoder)
+            if paths is None:
+                return float("inf")
+            scores.append(_log_acoustic(segments))
+        return (scores[0] - scores[1]) / (len(samples) / RECOGNISER_RATE * FRAMES_PER_S)
+
+    def _decode_grammar(self, samples: np.ndarray, slots: list, decoder=None) -> tuple[list | None, list]:
+        """The paths the decoder took through `slots` (None when it found none that follows them)
+        and its word segments."""
         final, arcs = transitions(slots)
-        decoder = self._constrained_decoder
+        decoder = decoder or self._constrained_decoder
         with self._lock:
-            for word in {arc[3] for arc in arcs if len(arc) == 4}:
-                if decoder.lookup_word(word) is None:
-                    decoder.add_word(word, " ".join(self._token_phones(word)), True)
+            new = [w for w in dict.fromkeys(arc[3] for arc in arcs if len(arc) == 4) if decoder.lookup_word(w) is None]
+            for k, word in enumerate(new):  # the search is rebuilt once, after the last word
+                decoder.add_word(word, " ".join(self._token_phones(word)), k == len(new) - 1)
             decoder.add_fsg("consent", decoder.create_fsg("consent", 0, final, arcs))
             decoder.activate_search("consent")
             hypothesis = _decode(decoder, samples).hyp()
-            spoken = [seg for seg in (decoder.seg() or ()) if not _is_filler(seg.word)]  # None: nothing decoded
-        span = (spoken[0].start_frame / FRAMES_PER_S, (spoken[-1].end_frame + 1) / FRAMES_PER_S) if spoken else None
+            segments = list(decoder.seg() or ())  # None: nothing decoded
         words = tuple(hypothesis.hypstr.split()) if hypothesis is not None and hypothesis.hypstr else None
-        paths = parse(words, slots) if words is not None else None
-        if paths is None:
-            return ConstrainedReading(None, (), ())
-        return ConstrainedReading(words, tuple(" ".join(p.words) for p in paths if p.negated),
-                                  tuple(p.words[0] for p in paths if p.nonce), any(p.name for p in paths), span)
+        return (parse(words, slots) if words is not None else None), segments
 
     def name_variants(self, name_words: list[str]) -> list[tuple[str, ...]]:
         """The name's words under each combination of their pronunciations (the first one plain, the
@@ -258,8 +312,8 @@ class StatementChecker:
 
 
 def _is_filler(word: str) -> bool:
-    """pocketsphinx's sentence markers, silences and noise words."""
-    return word in ("<s>", "</s>", "<sil>") or word.startswith(("[", "+"))
+    """pocketsphinx's sentence markers, silences, noise words and a grammar's null transitions."""
+    return word in ("<s>", "</s>", "<sil>", "(NULL)") or word.startswith(("[", "+"))
 
 
 def speech_outside(samples: np.ndarray, span_s: tuple[float, float] | None) -> float:
@@ -273,6 +327,11 @@ def speech_outside(samples: np.ndarray, span_s: tuple[float, float] | None) -> f
     before = np.sum(voiced & (centres < span_s[0] - OUTSIDE_MARGIN_S))
     after = np.sum(voiced & (centres > span_s[1] + OUTSIDE_MARGIN_S))
     return float(max(before, after)) * VAD_FRAME / RECOGNISER_RATE
+
+
+def _log_acoustic(segments) -> float:
+    """The decoded path's acoustic log-likelihood (pocketsphinx gives each word's as a probability)."""
+    return float(sum(np.log(max(seg.ascore, 1e-320)) for seg in segments))
 
 
 def _decode(decoder, samples: np.ndarray):

@@ -1,5 +1,5 @@
 """The constrained pass's grammar: where negations may stand, and reading a hypothesis back."""
-from consent.constrained import NEGATION_PRIOR, PHONE_WORD_PREFIX, consent_grammar, parse, transitions
+from consent.constrained import NEGATION_PRIOR, PHONE_WORD_PREFIX, consent_grammar, name_grammar, parse, transitions
 from consent.statement import StatementChecker, nonce_vocabulary
 
 NONCE = ("harbor", "pencil", "tiger", "violin")
@@ -29,14 +29,18 @@ def test_negated_forms_and_asides_are_found_where_they_stand():
         assert [" ".join(p.words) for p in paths if p.negated] == [form], negated
 
 
-def test_the_name_may_be_any_run_of_phonemes_but_holds_no_negation():
+def test_the_name_is_its_pronunciations_or_any_run_of_phonemes_and_holds_no_negation():
     phrase, slots = grammar()
     name_slot = next(slot for slot in slots if any(p.name for p in slot))
-    assert not any(p.negated for p in name_slot)  # "Knott" cannot be heard as a negation
+    assert not any(p.negated or p.loop for p in name_slot)  # "Knott" cannot be heard as a negation
+    name_span, nonce_span = range(3, 5), range(len(phrase) - 4, len(phrase))
+    looped = consent_grammar(phrase, name_span, nonce_span, nonce_vocabulary(), name_as_loop=True)
     loop = f"{PHONE_WORD_PREFIX}n {PHONE_WORD_PREFIX}ao {PHONE_WORD_PREFIX}t"
     said = " ".join(phrase).replace("nora knott", loop)
-    paths = parse(tuple(said.split()), slots)
+    paths = parse(tuple(said.split()), looped)
     assert paths is not None and not any(p.name for p in paths) and any(p.loop for p in paths)
+    assert parse(tuple(said.split()), slots) is None and parse(tuple(phrase), looped) is None
+    assert [p.loop for slot in name_grammar((("nora", "knott"),), as_loop=True) for p in slot] == [True]
 
 
 def test_a_replay_is_heard_as_its_own_words():
