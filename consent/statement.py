@@ -79,10 +79,11 @@ def consent_phrase(name: str, nonce: tuple[str, ...]) -> str:
 class StatementThresholds:
     """What a reading must reach. phrase and name: scores of the free transcript against the phrase
     and against the name's words. name_lr: the most that any run of phonemes may beat the name's
-    own pronunciations by, per frame of the name (acoustic log-likelihood). On bench/consent_names.py's
-    readings (6 voices) genuine names came to -4.1 to -1.8 (median -2.7), save two flite readings
-    of "Lauren Nguyen" that a negation had already refused (-0.5, 1.7); the same readings offered for
-    another name to -1.5 to 39 (median 1.3), the lowest three -1.5, -0.4, -0.4. The name passes on
+    own pronunciations by, per frame of the name as the reading placed it (acoustic log-likelihood,
+    StatementChecker._name_fit). Tuned on bench/consent_names.py's readings (6 voices, 26 genuine):
+    genuine names came to -2.8 to -0.8 (median -1.5), save one at -0.24 and two flite readings of
+    "Lauren Nguyen" (1.3, 2.5); the same readings offered for another name (22 decoded) to -0.62
+    to 5.4 (median 1.1), the lowest two -0.62 and -0.24. The name passes on
     that fit or on its transcript score alone; that score is weak evidence (a short name's phonemes
     are found inside other names: "Ann Lee" scored 0.75 in a reading of "Sean Flynn"), hence the
     high bar. nonce_missing: how many challenge words may go unheard; a word
