@@ -87,7 +87,8 @@ def consent_grammar(phrase_words: list[str], name_span: range, nonce_span: range
     while i < len(phrase_words):
         if i == name_span.start and name_span:
             names = dict.fromkeys((tuple(phrase_words[i:name_span.stop]),) + name_variants)
-            slots.append([_Path((), 1.0, loop=True)] if name_as_loop else [_Path(words, 1.0, name=True) for words in names])
+            slots.append([_Path((), 1.0, loop=True)] if name_as_loop
+                         else [_Path(words, 1.0, name=True) for words in names])
             i = name_span.stop
             continue
         if i in nonce_span:
@@ -109,7 +110,9 @@ def consent_grammar(phrase_words: list[str], name_span: range, nonce_span: range
 
 def name_grammar(names: tuple[tuple[str, ...], ...], as_loop: bool) -> list[list[_Path]]:
     """The name alone, as one of its pronunciations or as any run of phonemes."""
-    return [[_Path((), 1.0, loop=True)] if as_loop else [_Path(words, 1.0, name=True) for words in dict.fromkeys(names)]]
+    if as_loop:
+        return [[_Path((), 1.0, loop=True)]]
+    return [[_Path(words, 1.0, name=True) for words in dict.fromkeys(names)]]
 
 
 def transitions(slots: list[list[_Path]]) -> tuple[int, list[tuple]]:
