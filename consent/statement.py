@@ -214,23 +214,23 @@ class StatementChecker:
         as any run of phonemes (what was said, negations included, with the name's sounds free to
         be anything) and with the name's own pronunciations (how well the name fits)."""
         phrase, name_span, nonce_span = self._phrase_parts(name, nonce)
-        variants = tuple(self.name_variants([phrase[i] for i in name_span]))
+        name_words = tuple(phrase[i] for i in name_span)
+        variants = tuple(self.name_variants(list(name_words)))
         vocabulary = nonce_vocabulary()
         looped, loop_segments = self._decode_grammar(
             samples, consent_grammar(phrase, name_span, nonce_span, vocabulary, variants, name_as_loop=True))
+        if looped is None:
+            return ConstrainedReading(None, (), ())
         named, name_segments = self._decode_grammar(
             samples, consent_grammar(phrase, name_span, nonce_span, vocabulary, variants))
         spoken = [seg for seg in loop_segments if not _is_filler(seg.word)]
         span = (spoken[0].start_frame / FRAMES_PER_S, (spoken[-1].end_frame + 1) / FRAMES_PER_S) if spoken else None
-        if looped is None:
-            return ConstrainedReading(None, (), ())
-        name_words = {phrase[i] for i in name_span}
         said = [seg for seg in name_segments if seg.word.partition(VARIANT_MARK)[0] in name_words]
         name_lr = float("inf")
         if named is not None and said:
             start = max(said[0].start_frame - NAME_PAD_FRAMES, 0) * RECOGNISER_RATE // FRAMES_PER_S
             end = (said[-1].end_frame + 1 + NAME_PAD_FRAMES) * RECOGNISER_RATE // FRAMES_PER_S
-            name_lr = self._name_fit(samples[start:end], (tuple(phrase[i] for i in name_span),) + variants)
+            name_lr = self._name_fit(samples[start:end], (name_words,) + variants)
         return ConstrainedReading(tuple(w for p in looped for w in p.words),
                                   tuple(" ".join(p.words) for p in looped if p.negated),
                                   tuple(p.words[0] for p in looped if p.nonce), name_lr, span)
