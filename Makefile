@@ -19,7 +19,7 @@ demo: setup
 	$(BIN)/voicekit demo --out demo-out
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 2 --dist loadfile
 
 bench: setup
 	$(BIN)/python bench/speed.py

@@ -16,9 +16,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import pyloudnorm
-from scipy.ndimage import minimum_filter1d, uniform_filter1d
-from scipy.signal import firwin, sosfilt, tf2sos
 
 from voicekit.errors import BadInput
 
@@ -29,7 +26,6 @@ RELEVEL_BELOW_S = 10.0
 RELEVEL_PASSES = 4
 HEADROOM_PEAK = 0.5  # samples are scaled below this before the mark is added, so it cannot clip
 _NEAR_DB = 4.0  # samples this close to the level in question are interpolated
-_PHASES = (firwin(48, 0.25, window=("kaiser", 5.0)) * 4).reshape(12, 4).T  # [phase, tap]: h[4j + k]
 LOOKAHEAD_S = 0.01  # the limiter's gain starts falling this long before a peak and recovers as fast
 
 
@@ -84,6 +80,8 @@ def loudness_lufs(samples: np.ndarray, sample_rate: int) -> float:
     if len(x) < block:
         power = float(np.sum(np.mean(x**2, axis=0))) if len(x) else 0.0
         return -math.inf if power <= 0 else 10 * math.log10(power) - 0.691
+    from scipy.signal import sosfilt  # scipy.signal and pyloudnorm take ~1 s to import: not for every CLI command
+
     weighted = sosfilt(_k_weighting(sample_rate), x, axis=0)
     energy = np.concatenate([[0.0], np.cumsum(np.sum(weighted**2, axis=1))])
     starts = np.arange(0, len(x) - block + 1, step)
@@ -98,8 +96,19 @@ def loudness_lufs(samples: np.ndarray, sample_rate: int) -> float:
     return -0.691 + 10 * math.log10(float(np.mean(gated)))
 
 
+@lru_cache(maxsize=1)
+def _phases() -> np.ndarray:
+    """The 4x oversampling filter by phase [phase, tap]: h[4j + k]."""
+    from scipy.signal import firwin
+
+    return (firwin(48, 0.25, window=("kaiser", 5.0)) * 4).reshape(12, 4).T
+
+
 @lru_cache(maxsize=16)
 def _k_weighting(sample_rate: int) -> np.ndarray:
+    import pyloudnorm
+    from scipy.signal import tf2sos
+
     shelf = pyloudnorm.IIRfilter(4.0, 1 / np.sqrt(2), 1500.0, sample_rate, "high_shelf")
     high_pass = pyloudnorm.IIRfilter(0.0, 0.5, 38.0, sample_rate, "high_pass")
     return np.vstack([tf2sos(shelf.b, shelf.a), tf2sos(high_pass.b, high_pass.a)])
@@ -131,7 +140,7 @@ def _envelope(x: np.ndarray, near: float) -> np.ndarray:
     padded = np.pad(x, (11, 8))
     at = candidates[:, None] + np.array([5, 6, 7])[None, :]  # the filter's delay is about 6 samples
     windows = padded[at[..., None] + 11 - np.arange(12)]  # x[n - j], j = 0..11
-    interpolated = np.abs(windows @ _PHASES.T).max(axis=(1, 2))
+    interpolated = np.abs(windows @ _phases().T).max(axis=(1, 2))
     envelope[candidates] = np.maximum(envelope[candidates], interpolated)
     return envelope
 
@@ -206,6 +215,8 @@ def _limited(x: np.ndarray, sample_rate: int, ceiling_db: float) -> np.ndarray:
     for first, last in zip(np.r_[over[0], over[breaks + 1]], np.r_[over[breaks], over[-1]]):
         lo, hi = max(0, first - margin), min(len(x), last + margin + 1)
         needed = np.minimum(1.0, ceiling / np.maximum(envelope[lo:hi], 1e-12))
+        from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
         gain = uniform_filter1d(minimum_filter1d(needed, 2 * reach + 1, mode="nearest"), reach + 1, mode="nearest")
         out[lo:hi] *= gain if x.ndim == 1 else gain[:, None]
     return out

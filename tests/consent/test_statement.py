@@ -178,10 +178,10 @@ def test_concurrent_checks_get_their_own_verdicts(checker):
               ("Ana Lima", ("garden", "rocket", "silver", "walnut")), ("Lee Chen", ("piano", "forest", "button", "mango"))]
     readings = [resample(heart.synthesize(consent_phrase(n, w)), heart.sample_rate, 16000) for n, w in people]
     human, rate = sf.read(HUMAN_RECORDING, dtype="float32")
-    readings[3] = resample(human, rate, 16000)  # someone saying something else entirely
+    readings[3] = resample(human[: 12 * rate], rate, 16000)  # someone saying something else entirely
     alone = [checker.check(r, n, w) for r, (n, w) in zip(readings, people)]
     with ThreadPoolExecutor(4) as pool:
-        for _ in range(3):
+        for _ in range(2):
             together = list(pool.map(lambda job: checker.check(job[0], *job[1]), zip(readings, people)))
             assert [c.failures() == [] for c in together] == [True, True, True, False]
             for check, (name, nonce) in zip(together[:3], people):

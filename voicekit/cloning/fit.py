@@ -10,7 +10,9 @@ words drift.
 """
 from __future__ import annotations
 
+import threading
 import time
+import weakref
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
@@ -58,6 +60,42 @@ class FitReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {k: round(float(v), 4) for k, v in self.__dict__.items()}
+
+
+# What a base voice sounds like unconverted is the same for every person fitted from it: its
+# sentences prepared, their embedding and their word error rate. Kept per engine (weakly: a studio
+# that goes drops them) so that each enrollment does not read the base voices again (about 5 s of
+# a 25 s enrollment did).
+_BASE_READINGS: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+_BASE_READINGS_LOCK = threading.Lock()
+
+
+def _base_reading(renderer, key: tuple, compute: Callable[[], Any]) -> Any:
+    with _BASE_READINGS_LOCK:
+        readings = _BASE_READINGS.setdefault(renderer.engine, {})
+        if key in readings:
+            return readings[key]
+    value = compute()  # outside the lock: two first enrollments at once both compute, alike
+    with _BASE_READINGS_LOCK:
+        return readings.setdefault(key, value)
+
+
+def _prepared(renderer) -> tuple[list, list]:
+    """The base voice's fit sentences and its check sentences (one list each), prepared."""
+    return _base_reading(renderer, ("prepared",), lambda: (
+        [renderer.prepare(s) for s in FIT_SENTENCES], [[renderer.prepare(s)] for s in CHECK_SENTENCES]))
+
+
+def _speech(renderer, prepared: list, conversion: "VoiceConversion") -> np.ndarray:
+    from voicekit.audio import resample
+
+    return resample(np.concatenate([renderer.render(p, conversion) for p in prepared]),
+                    renderer.engine.sample_rate, 16000)
+
+
+def _base_embedding(renderer, embed: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    return _base_reading(renderer, ("embedding", embed),
+                         lambda: embed(_speech(renderer, _prepared(renderer)[0], VoiceConversion())))
 
 
 def world_f0(samples16k: np.ndarray, frame_ms: float = 10.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -165,15 +203,11 @@ def fit_conversion(
     conversion alone (bench/cloning.py compares the two)."""
     from scipy.optimize import minimize
 
-    from voicekit.audio import resample
-
     started = time.perf_counter()
-    fit_frames = [renderer.prepare(s) for s in FIT_SENTENCES]
-    check_frames = [[renderer.prepare(s)] for s in CHECK_SENTENCES]
-    rate = renderer.engine.sample_rate
+    fit_frames, check_frames = _prepared(renderer)
 
     def speech(prepared: list, c: VoiceConversion) -> np.ndarray:
-        return resample(np.concatenate([renderer.render(p, c) for p in prepared]), rate, 16000)
+        return _speech(renderer, prepared, c)
 
     target, held = embed(enrollment), embed(held_out)
     base_f0 = np.concatenate([renderer.voiced_f0(p) for p in fit_frames])
@@ -206,18 +240,18 @@ def fit_conversion(
             errors, words = errors + errors_here, words + n
         return errors / words
 
-    wer_base = wer(VoiceConversion())
+    wer_base = _base_reading(renderer, ("wer", transcribe), lambda: wer(VoiceConversion()))
     blend, wer_fitted = 1.0, wer(fitted)
     while wer_fitted > wer_base + MAX_WER_LOSS and blend > 0.3:
         blend -= 0.25
         wer_fitted = wer(fitted.blended(blend))
     chosen = fitted.blended(blend) if blend < 1.0 else fitted
-    base_speech, fitted_speech = speech(fit_frames, VoiceConversion()), speech(fit_frames, chosen)
+    base, fitted_embedding = _base_embedding(renderer, embed), embed(speech(fit_frames, chosen))
     report = FitReport(
-        secs_base=float(np.dot(embed(base_speech), target)),
-        secs_fitted=float(np.dot(embed(fitted_speech), target)),
-        heldout_secs_base=float(np.dot(embed(base_speech), held)),
-        heldout_secs_fitted=float(np.dot(embed(fitted_speech), held)),
+        secs_base=float(np.dot(base, target)),
+        secs_fitted=float(np.dot(fitted_embedding, target)),
+        heldout_secs_base=float(np.dot(base, held)),
+        heldout_secs_fitted=float(np.dot(fitted_embedding, held)),
         wer_base=wer_base, wer_fitted=wer_fitted, blend=blend, evaluations=evaluations,
         seconds=time.perf_counter() - started, fitting_s=len(enrollment) / 16000, held_out_s=len(held_out) / 16000,
     )
@@ -226,10 +260,7 @@ def fit_conversion(
 
 def base_similarity(renderer, person: np.ndarray, embed: Callable[[np.ndarray], np.ndarray]) -> float:
     """How close the unconverted base voice is to the person (the fit sentences, resemblyzer cosine)."""
-    from voicekit.audio import resample
-
-    speech = np.concatenate([renderer.render(renderer.prepare(s), VoiceConversion()) for s in FIT_SENTENCES])
-    return float(np.dot(embed(resample(speech, renderer.engine.sample_rate, 16000)), person))
+    return float(np.dot(_base_embedding(renderer, embed), person))
 
 
 def split_held_out(speech16k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -24,6 +24,7 @@ from consent.enrollment import Enroller
 from consent.errors import EnrollmentRefused, UnknownVoice, VoicekitError
 from consent.profiles import VoiceProfile
 from consent.records import Records
+from consent.voiceprint import SpeakerEncoder
 from detection import passive, report
 from detection.audit import Finding, inspect_audio, inspect_file, window_marks
 from detection.content_credentials import Credentials, open_credentials, read_manifest
@@ -362,7 +363,7 @@ class Studio:
         recordings = enrollment.references(references)
         watermark_p = {r.label: enrollment.watermark_p(r, self.watermarker, self.ledger, self.keys)
                        for r in [consent_recording, *recordings]}
-        enroller = self._enroller = self._enroller or Enroller()
+        enroller = self._enroller = self._enroller or Enroller(encoder=SpeakerEncoder(self.voices.threads))
         assessment, embedding = enroller.assess(challenge, consent_recording, recordings, watermark_p)
         if assessment.failures:
             self.registry.count_failed_attempt(challenge_id)
