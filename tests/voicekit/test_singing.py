@@ -26,6 +26,27 @@ def _score(notes, tempo=TEMPO, **extra):
 SCALE = _score([(60, 0, 1, "sing"), (64, 1, 1, "a"), (67, 2, 1, "long"), (72, 3, 2, "song")])
 
 
+@pytest.fixture(scope="module")
+def profiles(studio, tmp_path_factory):
+    """Two clones of the same reader: one consented to speech only, one to speech and singing
+    (singing and songs check the `sing` scope)."""
+    import soundfile as sf
+
+    folder = tmp_path_factory.mktemp("readings")
+    heart = studio.engine("heart")
+    sf.write(folder / "ref.wav", heart.synthesize(
+        "The old lighthouse keeper climbed the winding stairs every evening to light the lamp. "
+        "Rain had fallen all week, and the river was running high under the stone bridge. "
+        "She packed a small bag with bread, cheese and apples before setting out at dawn."), heart.sample_rate)
+    made = {}
+    for scopes in (("tts",), ("tts", "sing")):
+        challenge = studio.consent_challenge("Mary Jones", nonce=("harbor", "pencil", "tiger", "violin"))
+        sf.write(folder / "consent.wav", heart.synthesize(challenge.phrase), heart.sample_rate)
+        made[scopes] = studio.enroll(challenge.challenge_id, folder / "consent.wav", [folder / "ref.wav"],
+                                     scopes=scopes).voice_id
+    return made
+
+
 def _f0(result):
     x = result.audio.astype(np.float64)
     f0, times = pyworld.harvest(x, result.sample_rate, frame_period=10, f0_floor=70, f0_ceil=1000)
@@ -190,9 +211,14 @@ def test_the_cli_sings_and_refuses_an_unreadable_score(tmp_path, studio):
 
 
 def test_a_profile_sings_only_with_the_sing_scope(studio, profiles):
+    """Songs too: a song's vocal is sung through the same scope check, before any work."""
     score = from_json(_score([(60, 0, 1, "hel-"), (64, 1, 2, "lo")])).checked()
+    head = studio.ledger.head()
     with pytest.raises(ScopeNotAllowed, match="not 'sing'"):
         studio.sing(score, voice=profiles[("tts",)])
+    with pytest.raises(ScopeNotAllowed, match="not 'sing'"):
+        studio.song("[chorus]\nCarry me over the water\n", voice=profiles[("tts",)])
+    assert studio.ledger.head() == head
     sung = studio.sing(score, voice=profiles[("tts", "sing")])
     assert sung.provenance["body"]["voice"] == profiles[("tts", "sing")]
     assert abs(_note_cents(sung, 64, 1, 3)) < 35

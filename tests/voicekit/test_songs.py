@@ -11,7 +11,6 @@ import pytest
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from consent.errors import ScopeNotAllowed
 from voicekit.errors import OutOfRange, SongError
 from voicekit.music import arrange, mix, synth
 from voicekit.music.lyrics import PRIMARY, parse_lyrics
@@ -114,13 +113,6 @@ def test_unknown_styles_and_bad_settings_are_refused_before_any_work(studio, cha
     head = studio.ledger.head()
     with pytest.raises(SongError, match=message):
         studio.song(LYRICS, voice="heart", **changes)
-    assert studio.ledger.head() == head
-
-
-def test_a_profile_without_the_sing_scope_cannot_sing_a_song(studio, profiles):
-    head = studio.ledger.head()
-    with pytest.raises(ScopeNotAllowed, match="not 'sing'"):
-        studio.song(LYRICS, voice=profiles[("tts",)])
     assert studio.ledger.head() == head
 
 
