@@ -16,6 +16,7 @@ from api.events import job_events
 from api.routers.speech import MEDIA_TYPES
 from consent.access import ApiKey
 from voicekit.music.lyrics import MAX_LYRICS_BYTES
+from voicekit.music.musicgen import BAND, DOWNLOADS, PREFIX
 from voicekit.music.style import PRESETS
 from voicekit.singing.readers import MAX_SCORE_BYTES
 from voicekit.studio.songs import plan_song
@@ -44,6 +45,8 @@ class SongRequest(BaseModel):
     stem_format: Literal["wav", "flac", "mp3", "m4a"] = "wav"
     sample_rate: Literal[44100, 48000] = 44100
     title: str = Field("", max_length=200)
+    backing: Literal[tuple([BAND] + [PREFIX + name for name in DOWNLOADS])] = Field(  # type: ignore[valid-type]
+        BAND, description="the FluidSynth band, or a MusicGen model the operator has downloaded")
 
     @model_validator(mode="after")
     def _one_source(self) -> "SongRequest":
@@ -63,11 +66,12 @@ async def submit(request: Request, body: SongRequest, svc: ServiceDep, key: Spea
     source = (body.lyrics if body.lyrics is not None else body.score).encode("utf-8")
     changes = {name: getattr(body, name) for name in _STYLE_FIELDS if getattr(body, name) is not None}
     options = {"voice": body.voice, "seed": body.seed, "format": body.format, "sample_rate": body.sample_rate,
-               "harmony": body.harmony, "stems": body.stems, "stem_format": body.stem_format, "title": body.title}
+               "harmony": body.harmony, "stems": body.stems, "stem_format": body.stem_format, "title": body.title,
+               "backing": body.backing}
     plan = await run_in_threadpool(
         plan_song, svc.studio, source if body.lyrics is not None else None, body.voice, body.style,
         source if body.score is not None else None, body.seed, body.format, body.sample_rate, body.harmony,
-        body.stems, body.stem_format, caller, None, body.title, changes)
+        body.stems, body.stem_format, caller, None, body.title, changes, body.backing, False)
     job = svc.songs.submit(source, body.score is not None, options | {"style": body.style, "style_changes": changes},
                            plan.stages, key.owner, svc.studio.clock(), key.key_id)
     request.app.state.song_runner.enqueue(job.job_id)

@@ -51,5 +51,10 @@ def test_bad_songs_are_refused_before_a_job_is_queued(client, keys):
     problem(client.post("/v1/songs", headers=headers, json={"lyrics": LYRICS, "voice": "profile:nobody"}), 404,
             "unknown-voice")
     problem(client.post("/v1/songs", headers=bearer(keys["audit"]), json={"lyrics": LYRICS}), 403, "missing-scope")
+    problem(client.post("/v1/songs", headers=headers, json={"lyrics": LYRICS, "backing": "musicgen:/srv/models"}), 422,
+            "invalid-request")  # a caller never names a folder on the server
+    missing = problem(client.post("/v1/songs", headers=headers, json={"lyrics": LYRICS, "backing": "musicgen:small"}),
+                      400, "invalid-song")
+    assert "voicekit models download musicgen:small" in missing["detail"]
     assert client.get("/v1/songs", headers=headers).json()["jobs"] == before
     problem(client.get("/v1/songs/nope/result", headers=headers), 404, "unknown-song")

@@ -43,6 +43,9 @@ def register(commands) -> None:
     song.add_argument("--chords", dest="progression", metavar="'I V vi IV'",
                       help="change the progression: Roman numerals or chord names, one per bar")
     song.add_argument("--sample-rate", type=int, default=44100, choices=(44100, 48000))
+    song.add_argument("--backing", default="band", metavar="band|musicgen:small|musicgen:DIR",
+                      help="what plays under the vocal: the FluidSynth band (default), or a MusicGen model "
+                           "(`voicekit models download musicgen:small --accept-licence`, or a model folder)")
     song.add_argument("--json", action="store_true", help="print the result as JSON")
     song.set_defaults(run=_song)
 
@@ -90,7 +93,7 @@ def _song(args: argparse.Namespace) -> int:
                                    sample_rate=args.sample_rate, harmony=args.harmony, stems=args.stems is not None,
                                    stem_format=args.stem_format, on_progress=progress, part=args.part,
                                    key=args.key, mode=args.mode, tempo=args.tempo, metre=args.metre,
-                                   progression=args.progression)
+                                   progression=args.progression, backing=args.backing)
     written = result.save(args.output, args.stems)
     summary = {"output": str(args.output), "voice": args.voice, "mark_id": f"{result.master.mark_id:08x}",
                "ledger_seq": result.master.provenance["seq"], "vocal_mark_id": f"{result.vocal.mark_id:08x}",

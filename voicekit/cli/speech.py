@@ -45,10 +45,11 @@ def register(commands) -> None:
     add.add_argument("--json", action="store_true")
     add.set_defaults(run=_add_voice)
 
-    models = commands.add_parser("models", help="fetch coqui-tts models (the only command that downloads)")
+    models = commands.add_parser("models", help="fetch coqui-tts or MusicGen models (the only command that downloads)")
     model_commands = models.add_subparsers(dest="models_command", required=True, parser_class=type(models))
     download = model_commands.add_parser("download", help="download a coqui-tts model by name into the data folder")
-    download.add_argument("name", help="e.g. tts_models/en/ljspeech/vits or tts_models/multilingual/multi-dataset/xtts_v2")
+    download.add_argument("name", help="e.g. tts_models/en/ljspeech/vits, tts_models/multilingual/multi-dataset/xtts_v2 "
+                                       "or musicgen:small (a song's backing)")
     download.add_argument("--accept-licence", action="store_true", help="agree to a licence the model requires (XTTS-v2: CPML)")
     download.add_argument("--json", action="store_true")
     download.set_defaults(run=_download)
@@ -132,6 +133,15 @@ def _add_voice(args: argparse.Namespace) -> int:
 
 def _download(args: argparse.Namespace) -> int:
     from voicekit.engines.coqui_download import download
+    from voicekit.music import musicgen
+
+    if args.name.startswith(musicgen.PREFIX):
+        folder, licence = musicgen.download(args.name, studio(args).home / "models", args.accept_licence,
+                                            progress=sys.stderr.isatty())
+        out = {"name": args.name, "folder": str(folder), "licence": licence}
+        show(out, args.json, f"downloaded {args.name} to {folder} (licence: {licence}); use it with:\n"
+                             f"voicekit song LYRICS -o song.mp3 --backing {args.name}")
+        return EXIT_OK
 
     model = download(args.name, studio(args).home / "models", accept_licence=args.accept_licence,
                      progress=sys.stderr.isatty())

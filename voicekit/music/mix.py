@@ -22,6 +22,9 @@ from voicekit.loudness import LoudnessTarget
 
 MIX_REFERENCE_LUFS = -20.0
 STEM_ORDER = ("vocals", "drums", "bass", "chords")
+# A generated backing (MusicGen) is the whole band in one stem: about where the band's three stems
+# at their usual levels (-9, -8, -10 dB) sum.
+BACKING_DB = -5.0
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ def mixed(stems: dict[str, np.ndarray], sample_rate: int, gains_db: dict[str, fl
     for name, audio in stems.items():
         stereo = audio if audio.ndim == 2 else np.repeat(audio[:, None], 2, axis=1)
         level = loudness.loudness_lufs(stereo, sample_rate)
-        gain = 0.0 if not math.isfinite(level) else MIX_REFERENCE_LUFS + gains_db.get(name, -10.0) - level
+        gain = 0.0 if not math.isfinite(level) else MIX_REFERENCE_LUFS + gains_db.get(name, BACKING_DB if name == "backing" else -10.0) - level
         processed = _effects(name, stereo.astype(np.float32) * np.float32(10 ** (gain / 20)), sample_rate)
         out[name] = _panned(processed, pans.get(name, 0.0))
     bus = np.sum(list(out.values()), axis=0).astype(np.float32)

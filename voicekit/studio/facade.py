@@ -164,18 +164,20 @@ class Studio:
              score: Path | str | bytes | None = None, seed: int = 0, format: str = "wav", sample_rate: int = 44100,
              harmony: bool = False, stems: bool = False, stem_format: str = "wav", caller: Caller | None = None,
              on_progress: Progress | None = None, part: str | None = None, title: str = "",
-             **style_changes: Any) -> SongResult:
+             backing: str = "band", **style_changes: Any) -> SongResult:
         """A whole song in `voice` (its consent must cover singing): lyrics (the sheet's text, with
         [verse]/[chorus]/[bridge] sections) in a `style` preset (voicekit.music.style; key, mode,
         tempo, metre or progression may be changed as keywords), or a MusicXML `score` with a
         melody and chord symbols or accompaniment parts. seed: the melody's and the band's choices
         (the same seed gives the same MIDI). harmony: a third above in the chorus. stems: release
-        each stem too (stem_format). on_progress(stage, done, total) after each stage.
+        each stem too (stem_format). on_progress(stage, done, total) after each stage. backing:
+        "band" (FluidSynth, from the arrangement) or a MusicGen model, "musicgen:small" once
+        downloaded or "musicgen:FOLDER" (voicekit.music.musicgen; one "backing" stem, seeded).
         Raises SongError, ScoreError (OutOfRange), a ConsentError, EngineUnavailable (FluidSynth
         or its SoundFont missing), GateRefused or LedgerBroken; all checks run before rendering."""
         self._follow_rotation()
         plan = plan_song(self, lyrics, voice, style, score, seed, format, sample_rate, harmony, stems, stem_format,
-                         caller, part, title, style_changes)
+                         caller, part, title, style_changes, backing)
         return render_song(self, plan, caller, on_progress)
 
     def stream(self, text: str, voice: str = "heart", options: SpeechOptions | None = None,

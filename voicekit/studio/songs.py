@@ -1,7 +1,8 @@
 """Songs through the studio:
 
     lyrics + style (or a full score) -> checks (consent for `sing`, style, range) -> melody ->
-    vocals (Studio.sing: marked, gated, recorded) -> backing (FluidSynth) -> mix -> master ->
+    vocals (Studio.sing: marked, gated, recorded) -> backing (FluidSynth, or MusicGen when the user has
+    its weights) -> mix -> master ->
     release (mark in both channels -> encode -> gate -> ledger -> C2PA) -> stems, MIDI, MusicXML
 
 `plan_song` does every check and composes the melody (cheap), so a bad lyrics file, an unknown
@@ -26,7 +27,7 @@ import numpy as np
 from consent.atomic import atomic_write
 from voicekit import loudness
 from voicekit.errors import ScoreError, SongError
-from voicekit.music import arrange, mix, scorefile, synth
+from voicekit.music import arrange, mix, musicgen, scorefile, synth
 from voicekit.music.lyrics import parse_lyrics
 from voicekit.music.melody import Composition, compose, from_score
 from voicekit.music.style import style_named
@@ -61,6 +62,7 @@ class SongPlan:
     harmony: bool
     target: loudness.LoudnessTarget
     source: dict[str, Any]  # what the song was made from, for the ledger: lyrics or score hash, style, seed
+    backing: musicgen.Backing = musicgen.Backing(musicgen.BAND)
 
     @property
     def stages(self) -> int:
@@ -101,9 +103,12 @@ class SongResult:
 def plan_song(studio: "Studio", lyrics: str | bytes | None, voice: str, style: str, score: Path | str | bytes | None,
               seed: int, fmt: str, sample_rate: int, harmony: bool, stems: bool, stem_format: str,
               caller: Caller | None, part: str | None = None, title: str = "",
-              style_changes: dict[str, Any] | None = None) -> SongPlan:
+              style_changes: dict[str, Any] | None = None, backing: str = musicgen.BAND,
+              backing_paths: bool = True) -> SongPlan:
     """Every check a song needs, and its melody; raises SongError, ScoreError (OutOfRange),
-    BadInput or a ConsentError before anything is rendered."""
+    BadInput or a ConsentError before anything is rendered. backing: "band" or a MusicGen model
+    (voicekit.music.musicgen); backing_paths: whether a model folder may be named by path (not for
+    HTTP callers)."""
     if (lyrics is None) == (score is None):
         raise SongError("give lyrics or a score (one of them)")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
@@ -114,6 +119,7 @@ def plan_song(studio: "Studio", lyrics: str | bytes | None, voice: str, style: s
     if sample_rate not in SONG_RATES:
         raise SongError(f"a song is made at {' or '.join(map(str, SONG_RATES))} Hz, not {sample_rate}")
     chosen = style_named(style, **(style_changes or {}))
+    band = musicgen.backing_named(backing, studio.home / "models", paths_allowed=backing_paths)
     now = studio.clock()
     profile = checked_voice(studio.registry, voice, now, caller, scope="sing")
     base = singer_for(studio.voices.for_profile(profile)).base_name
@@ -132,9 +138,15 @@ def plan_song(studio: "Studio", lyrics: str | bytes | None, voice: str, style: s
         composition = compose(parse_lyrics(text), chosen, RANGES[base], seed, title)
         check_range(composition.melody, base, 0)
         source = {"lyrics_sha256": hashlib.sha256(text).hexdigest()}
-    source |= {"style": chosen.as_dict(), "seed": seed, "melody_sha256": composition.melody.fingerprint()}
+    source |= {"style": chosen.as_dict(), "seed": seed, "melody_sha256": composition.melody.fingerprint(),
+               "backing": band.name}
+    if band.kind == "musicgen":
+        if composition.accompaniment:
+            raise SongError("the score has accompaniment parts: they are played as written, so a MusicGen "
+                            "backing is not used; give backing 'band', or a score without them")
+        source["backing_prompt"] = musicgen.prompt_for(chosen)
     return SongPlan(composition, voice, fmt, sample_rate, stems, stem_format,
-                    harmony and composition.harmony_score() is not None, loudness.preset("music"), source)
+                    harmony and composition.harmony_score() is not None, loudness.preset("music"), source, band)
 
 
 def render_song(studio: "Studio", plan: SongPlan, caller: Caller | None,
@@ -154,10 +166,16 @@ def render_song(studio: "Studio", plan: SongPlan, caller: Caller | None,
 
     t = time.perf_counter()
     length = round((song.seconds() + synth.TAIL_S) * rate)
-    tracks = arrange.backing(song)
-    with ThreadPoolExecutor(max_workers=2) as pool:  # the band plays (FluidSynth, off the GIL) while the voice sings
-        playing = {name: pool.submit(synth.render, [tr for tr in tracks if tr.stem == name], song.style.tempo, rate,
-                                     length / rate) for name in dict.fromkeys(track.stem for track in tracks)}
+    generated = plan.backing.kind == "musicgen"
+    tracks = [] if generated else arrange.backing(song)
+    model = musicgen.loaded(plan.backing.folder) if generated else None
+    with ThreadPoolExecutor(max_workers=2) as pool:  # the band plays (FluidSynth or torch, off the GIL) while the voice sings
+        if model is not None:
+            playing = {"backing": pool.submit(model.render, plan.source["backing_prompt"], length / rate, rate,
+                                              int(plan.source["seed"]))}
+        else:
+            playing = {name: pool.submit(synth.render, [tr for tr in tracks if tr.stem == name], song.style.tempo,
+                                         rate, length / rate) for name in dict.fromkeys(track.stem for track in tracks)}
         vocal = studio.sing(song.melody, plan.voice, format="wav", sample_rate=rate, caller=caller)
         lead = _on_the_beat(vocal.audio, rate, length)
         step("vocals", t)
@@ -193,11 +211,12 @@ def render_song(studio: "Studio", plan: SongPlan, caller: Caller | None,
         t = time.perf_counter()
     final = _Levelled(rate, plan.target)
     stem_marks = {name: f"{r.mark_id:08x}" for name, r in released_stems.items()}
+    played_by = {"backing_model_sha256": model.weights_sha256} if model is not None else {}
     out = release(guards, loudness.headroom(master), rate, plan.format, leveled=final, timings=timings,
                   describe=lambda mark: _record(plan, guards, mark, vocal, {
                       "kind": "song", "midi_sha256": hashlib.sha256(midi).hexdigest(),
                       "harmony_entry_hash": second.provenance.get("hash") if second else None,
-                      "stem_marks": stem_marks}))
+                      "stem_marks": stem_marks, **played_by}))
     step("master", t)
     figures = {"lufs": round(loudness.loudness_lufs(final.last, rate), 2),
                "true_peak_dbtp": round(loudness.true_peak_dbtp(final.last), 2),
