@@ -65,7 +65,7 @@ class Released:
 def release(guards: Safeguards, samples: np.ndarray, sample_rate: int, fmt: str,
             describe: Callable[[int], dict[str, Any]] | None, mark_id: int | None = None,
             leveled: Callable[[np.ndarray], np.ndarray] | None = None,
-            timings: dict[str, float] | None = None) -> Released:
+            timings: dict[str, float] | None = None, attempts: int = MARK_ATTEMPTS) -> Released:
     """Mark, encode as `fmt` (or pcm), gate and record float32 `samples` at `sample_rate`: mono
     (n,), or stereo (n, 2), whose mark is in both channels (see `_marked`) and which the gate
     checks as it decodes, downmixed to mono.
@@ -74,13 +74,14 @@ def release(guards: Safeguards, samples: np.ndarray, sample_rate: int, fmt: str,
     release adds the audio's SHA-256, format, duration, gate verdict and the passive detector's
     score of the released audio, and appends an "output" entry. None: nothing is recorded here (a
     stream's later chunks; its closing entry covers them).
-    mark_id: a mark already reserved (a stream's); None reserves a fresh one per attempt.
+    mark_id: a mark already reserved (a stream's); None reserves a fresh one per attempt, at most
+    `attempts` times.
     leveled: the loudness stage's last word on the marked audio (the mark's residual adds level
     and peaks of its own, most on short clips): a gain and a peak limiter, neither of which the
     mark minds (it lives in the spectrum's shape, whatever the level).
     Raises GateRefused after the last attempt, LedgerBroken if the ledger cannot record."""
     timings = {} if timings is None else timings
-    attempts = MARK_ATTEMPTS if mark_id is None else 1
+    attempts = attempts if mark_id is None else 1
     for attempt in range(attempts):
         t = time.perf_counter()
         mark = mark_id if mark_id is not None else guards.ledger.reserve_mark(guards.clock())
