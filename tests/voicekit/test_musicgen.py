@@ -2,6 +2,7 @@
 the backing stem goes through the same release path as the band's, the master names the model
 that played, a seed gives the same backing, and a missing model is refused before any work."""
 import json
+import os
 import subprocess
 import sys
 
@@ -63,13 +64,18 @@ def test_a_missing_model_is_refused_before_any_work_naming_the_download(studio, 
 
 
 def test_the_cli_asks_for_the_licence_before_downloading_and_names_a_missing_model(tmp_path):
-    def voicekit(*args):
+    def voicekit(*args, **env):
         return subprocess.run([sys.executable, "-m", "voicekit.cli", "--home", str(tmp_path / "home"), *args],
-                              capture_output=True, text=True, timeout=300)
+                              capture_output=True, text=True, timeout=300, env=os.environ | env)
 
     refused = voicekit("models", "download", "musicgen:small")
     assert refused.returncode == 2 and refused.stdout == ""
     assert refused.stderr.strip().splitlines() == [refused.stderr.strip()] and "--accept-licence" in refused.stderr
+    # HF_HUB_OFFLINE: a failing download without touching the network
+    failed = voicekit("models", "download", "musicgen:small", "--accept-licence", HF_HUB_OFFLINE="1")
+    assert failed.returncode != 0 and failed.stderr.count("\n") == 1
+    assert "downloading musicgen:small failed" in failed.stderr
+    assert not any((tmp_path / "home" / "models").iterdir())  # nothing half-written
     (tmp_path / "lyrics.txt").write_text(LYRICS)
     missing = voicekit("song", str(tmp_path / "lyrics.txt"), "-o", str(tmp_path / "x.mp3"), "--backing",
                        "musicgen:medium", "--json")

@@ -166,7 +166,8 @@ def download(name: str, models_dir: Path, accept_licence: bool = False, progress
     returns the folder and its licence. The weights are non-commercial, so accept_licence is needed."""
     model = name[len(PREFIX):]
     if model not in DOWNLOADS:
-        raise SongError(f"no MusicGen model {model!r} to download; use one of {', '.join(PREFIX + m for m in DOWNLOADS)}")
+        raise SongError(f"no MusicGen model {model!r} to download; "
+                        f"use one of {', '.join(PREFIX + m for m in DOWNLOADS)}")
     repository, licence = DOWNLOADS[model]
     if not accept_licence:
         raise SongError(f"musicgen:{model} is under {licence}; pass --accept-licence to agree to it")
@@ -185,7 +186,7 @@ def download(name: str, models_dir: Path, accept_licence: bool = False, progress
             snapshot_download(repository, local_dir=staging,
                               allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt"])
         except Exception as e:  # network, HTTP and disk errors alike: say which model failed
-            raise EngineUnavailable(f"downloading musicgen:{model} failed: {e}") from e
+            raise EngineUnavailable(f"downloading musicgen:{model} failed: {str(e).splitlines()[0]}") from e
         Path(staging, "LICENCE-AGREED.txt").write_text(
             f"{repository}: {licence}. Agreed through voicekit models download --accept-licence.\n")
         shutil.rmtree(Path(staging, ".cache"), ignore_errors=True)
