@@ -190,8 +190,10 @@ def download(name: str, models_dir: Path, accept_licence: bool = False, progress
         Path(staging, "LICENCE-AGREED.txt").write_text(
             f"{repository}: {licence}. Agreed through voicekit models download --accept-licence.\n")
         shutil.rmtree(Path(staging, ".cache"), ignore_errors=True)
-        if target.exists():
-            shutil.rmtree(target)
+        previous = Path(staging).with_name(Path(staging).name + "-previous")
+        if target.exists():  # set aside, not deleted, until the new folder is in place
+            target.rename(previous)
         Path(staging).rename(target)
         Path(staging).mkdir()  # for TemporaryDirectory's own clean-up
+        shutil.rmtree(previous, ignore_errors=True)
     return target, licence
