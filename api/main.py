@@ -34,7 +34,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         studio = Studio(settings.home, settings.passphrase)
         studio.engine("heart")  # the house voice loads before the service reports ready
-        svc = Service(settings, studio, AccessControl(studio.home / "registry.db", studio.ledger), RateLimiter(),
+        svc = Service(settings, studio, AccessControl(studio.registry.db, studio.ledger), RateLimiter(),
                       RenderSlots(settings.speech_slots, settings.slot_wait_s), Narrations(studio.home / "audiobooks"),
                       Audits(studio.home / "audits"), Songs(studio.home / "songs"))
         runners = NarrationRunner(svc), AuditRunner(svc), SongRunner(svc)

@@ -68,15 +68,18 @@ def median_time(fn, repeats: int = 3) -> float:
 def grow(studio, template: dict, to: int, rng: np.random.Generator) -> None:
     """Append output entries until the ledger holds `to` of them, in transactions of 10,000, as
     the studio writes them: a reserved mark, a signed chained entry, the index, the witness."""
+    from consent.ledger import LEDGER_LOCK
+
     ledger = studio.ledger
-    have = ledger._db().execute("SELECT count(*) FROM entries WHERE kind = 'output'").fetchone()[0]
+    have = outputs(ledger)
     now = time.time()
     while have < to:
         batch = min(10_000, to - have)
-        with ledger._transaction() as db:
+        with ledger.db.write(serialise=LEDGER_LOCK) as db:
             for i in range(batch):
                 mark = int(rng.integers(0, 2 ** 32))
-                if db.execute("INSERT OR IGNORE INTO marks VALUES (?, ?)", (mark, now)).rowcount != 1:
+                if db.execute("INSERT INTO marks VALUES (:mark, :now) ON CONFLICT DO NOTHING",
+                              {"mark": mark, "now": now}).rowcount != 1:
                     continue
                 body = {**template, "mark_id": mark, "voice": VOICES[(have + i) % len(VOICES)],
                         "text_sha256": f"{rng.integers(0, 2 ** 63):064x}"}
@@ -85,9 +88,13 @@ def grow(studio, template: dict, to: int, rng: np.random.Generator) -> None:
         ledger.witness.write(entry.seq, entry.hash)
 
 
+def outputs(ledger) -> int:
+    with ledger.db.read() as db:
+        return db.execute("SELECT count(*) FROM entries WHERE kind = 'output'").fetchone()[0]
+
+
 def measure(studio, home: Path, files: dict[str, Path]) -> dict:
-    row: dict = {"outputs": studio.ledger._db().execute(
-        "SELECT count(*) FROM entries WHERE kind = 'output'").fetchone()[0]}
+    row: dict = {"outputs": outputs(studio.ledger)}
     for name, path in files.items():
         run = cli(home, "detect", str(path), "--json")
         found = json.loads(run["stdout"]) if run["exit"] == 0 else {}
@@ -122,7 +129,15 @@ def measure(studio, home: Path, files: dict[str, Path]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 100_000, 1_000_000])
+    parser.add_argument("--database-url", help="the records on this server (migrated first), not the home's "
+                        "SQLite files; the results go to scale-<dialect>.json")
     args = parser.parse_args()
+    if args.database_url:
+        from consent.database import DATABASE_URL_ENV, Database
+        from consent.migrations import upgrade
+
+        upgrade(Database(args.database_url))
+        os.environ[DATABASE_URL_ENV] = args.database_url  # for the CLI runs too
     from detection.decoding import decode_file
     from detection.edits import ALL_EDITS
     from voicekit import Studio, audio
@@ -147,7 +162,8 @@ def main() -> None:
         seeded = time.perf_counter() - started
         row = measure(studio, home, files)
         row["seed_seconds"] = round(seeded, 1)
-        row["ledger_db_mb"] = round(sum(f.stat().st_size for f in (home / "ledger").glob("ledger.db*")) / 2 ** 20, 1)
+        if not args.database_url:
+            row["ledger_db_mb"] = round(sum(f.stat().st_size for f in (home / "ledger").glob("ledger.db*")) / 2 ** 20, 1)
         rows.append(row)
         print(json.dumps(row), flush=True)
 
@@ -159,9 +175,10 @@ def main() -> None:
     result = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores; Python {platform.python_version()}",
+        "database": studio.ledger.db.dialect,
         "sizes": rows,
     }
-    out = ROOT / "bench" / "results" / "scale.json"
+    out = ROOT / "bench" / "results" / ("scale-postgresql.json" if args.database_url else "scale.json")
     out.write_text(json.dumps(result, indent=2) + "\n")
     header = (f"{'outputs':>9} {'det wav':>8} {'det mp3':>8} {'det hum':>8} {'say':>7} {'det cli':>8} {'det MB':>7} "
               f"{'say MB':>7} {'resv/s':>7} {'app/s':>6} {'vfy cp':>7} {'vfy all':>8}")

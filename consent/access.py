@@ -21,15 +21,14 @@ import hmac
 import json
 import re
 import secrets
-import sqlite3
-from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from consent import schema
+from consent.database import Database
 from consent.errors import ApiKeyInvalid, InvalidRecordRequest, SignatureInvalid, UnknownApiKey
 from consent.ledger import Ledger
 from consent.profiles import PROFILE_PREFIX
-from consent.registry import connect
 
 API_SCOPES = ("speak", "enroll", "profiles", "audit", "admin")
 DEFAULT_RATE_PER_MINUTE = 600
@@ -37,24 +36,6 @@ MAX_LISTED_PROFILES = 200  # profiles named in one refusal or listing
 OWNER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 _KEY = re.compile(r"vk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS api_keys (
-    key_id TEXT PRIMARY KEY,
-    owner TEXT NOT NULL,
-    scopes TEXT NOT NULL,
-    secret_sha256 TEXT NOT NULL,
-    rate_per_minute INTEGER NOT NULL,
-    created_at REAL NOT NULL,
-    revoked_at REAL
-);
-CREATE TABLE IF NOT EXISTS voice_access (
-    voice_id TEXT NOT NULL,
-    owner TEXT NOT NULL,
-    relation TEXT NOT NULL,  -- "owner" (enrolled it) or "grant"
-    since REAL NOT NULL,
-    PRIMARY KEY (voice_id, owner)
-);
-"""
 _SELECT_KEY = ("SELECT key_id, owner, scopes, secret_sha256, rate_per_minute, created_at, revoked_at "
                "FROM api_keys")
 
@@ -77,16 +58,12 @@ class ApiKey:
 
 
 class AccessControl:
-    """path: the registry database (tables are created on first use); ledger: where changes are recorded."""
+    """where: the registry's database (tables are created on first use); ledger: where changes are recorded."""
 
-    def __init__(self, path: Path, ledger: Ledger) -> None:
-        self.path = Path(path)
+    def __init__(self, where: Path | Database, ledger: Ledger) -> None:
+        self.db = Database.of(where)
         self.ledger = ledger
-        with closing(self._connect()) as db, db:
-            db.executescript(_SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        return connect(self.path)
+        self.db.create([schema.api_keys, schema.voice_access])
 
     def create_key(self, owner: str, scopes: tuple[str, ...], now: float,
                    rate_per_minute: int = DEFAULT_RATE_PER_MINUTE) -> tuple[ApiKey, str]:
@@ -106,9 +83,10 @@ class AccessControl:
         self.ledger.append("api-key-created", {
             "key_id": key.key_id, "owner": owner, "scopes": list(key.scopes), "rate_per_minute": rate_per_minute,
             "secret_sha256": _digest(secret), "created_at": now}, now=now, subject=_key_subject(key.key_id))
-        with closing(self._connect()) as db, db:
-            db.execute("INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, NULL)",
-                       (key.key_id, owner, json.dumps(list(key.scopes)), _digest(secret), rate_per_minute, now))
+        with self.db.write() as db:
+            db.execute("INSERT INTO api_keys VALUES (:id, :owner, :scopes, :secret, :rate, :now, NULL)",
+                       {"id": key.key_id, "owner": owner, "scopes": json.dumps(list(key.scopes)),
+                        "secret": _digest(secret), "rate": rate_per_minute, "now": now})
         return key, f"vk_{key.key_id}_{secret}"
 
     def authenticate(self, presented: str) -> ApiKey:
@@ -152,7 +130,7 @@ class AccessControl:
         return row[0]
 
     def keys(self) -> list[ApiKey]:
-        with closing(self._connect()) as db:
+        with self.db.read() as db:
             rows = db.execute(f"{_SELECT_KEY} ORDER BY created_at, key_id").fetchall()
         keys = []
         for row in rows:
@@ -167,8 +145,8 @@ class AccessControl:
         if self.key(key_id).revoked_at is not None:
             raise ApiKeyInvalid(f"the API key {key_id} was already revoked")
         self.ledger.append("api-key-revoked", {"key_id": key_id}, now=now, subject=_key_subject(key_id))
-        with closing(self._connect()) as db, db:
-            db.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ?", (now, key_id))
+        with self.db.write() as db:
+            db.execute("UPDATE api_keys SET revoked_at = :now WHERE key_id = :id", {"now": now, "id": key_id})
 
     def set_owner(self, voice_id: str, owner: str, now: float) -> None:
         """Record who enrolled a voice (the HTTP enrollment route calls this)."""
@@ -184,8 +162,9 @@ class AccessControl:
             return
         self.ledger.append("voice-access", {"voice_id": voice_id, "owner": owner, "relation": relation}, now=now,
                            subject=_access_subject(voice_id, owner))
-        with closing(self._connect()) as db, db:
-            db.execute("INSERT OR IGNORE INTO voice_access VALUES (?, ?, ?, ?)", (voice_id, owner, relation, now))
+        with self.db.write() as db:
+            db.execute("INSERT INTO voice_access VALUES (:voice, :owner, :relation, :now) ON CONFLICT DO NOTHING",
+                       {"voice": voice_id, "owner": owner, "relation": relation, "now": now})
 
     def _relation(self, voice_id: str, owner: str) -> str | None:
         """"owner" or "grant" as the signed ledger says (a row in voice_access alone grants nothing)."""
@@ -208,15 +187,15 @@ class AccessControl:
 
     def profiles_of(self, owner: str, limit: int = MAX_LISTED_PROFILES) -> list[str]:
         """The enrolled profiles `owner` enrolled or was granted (as the signed ledger says), at most `limit`."""
-        with closing(self._connect()) as db:
-            rows = db.execute("SELECT voice_id FROM voice_access WHERE owner = ? ORDER BY voice_id LIMIT ?",
-                              (owner, limit)).fetchall()
+        with self.db.read() as db:
+            rows = db.execute("SELECT voice_id FROM voice_access WHERE owner = :owner ORDER BY voice_id LIMIT :limit",
+                              {"owner": owner, "limit": limit}).fetchall()
         return [voice_id for voice_id, in rows if self._relation(voice_id, owner) is not None]
 
     def _row(self, key_id: str) -> tuple[ApiKey, str] | None:
         """The stored key, checked against its signed entries, and its secret's SHA-256."""
-        with closing(self._connect()) as db:
-            row = db.execute(f"{_SELECT_KEY} WHERE key_id = ?", (key_id,)).fetchone()
+        with self.db.read() as db:
+            row = db.execute(f"{_SELECT_KEY} WHERE key_id = :id", {"id": key_id}).fetchone()
         if row is None:
             return None
         key, digest = _stored(row)

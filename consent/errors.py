@@ -155,3 +155,10 @@ class UnknownApiKey(ConsentError):
 class InvalidRecordRequest(BadInput):
     """A request to the records is malformed: a bad name, owner, scope, lifetime or rate, or a
     voice id that is already registered."""
+
+
+class DatabaseUnavailable(VoicekitError):
+    """The records' database cannot be used: unreachable, a bad URL, or a server whose schema is not
+    at the revision this version needs (`voicekit db upgrade`). Nothing was read or written."""
+
+    exit_code, http_status, problem, cli_prefix = EXIT_LEDGER, 503, "database-unavailable", "database unavailable: "

@@ -1,9 +1,11 @@
 """The append-only ledger: one signed, hash-chained entry per consent change, key change and output.
 
 Each entry holds the hash of the one before it and a signature over its own hash, so an edited,
-removed or reordered entry breaks the chain. Entries live in SQLite (`<home>/ledger/ledger.db`), so
-an entry and the index over it are written in one transaction: a crash leaves the append whole or
-absent, never half a line or a head that names the wrong entry.
+removed or reordered entry breaks the chain. Entries live in SQLite (`<home>/ledger/ledger.db`) or
+on the records' database server (`consent.database`), so an entry and the index over it are written
+in one transaction: a crash leaves the append whole or absent, never half a line or a head that
+names the wrong entry. Appends are serialised across processes (SQLite's write lock; an advisory
+lock on PostgreSQL), so every process extends the one chain.
 
 What the chain alone cannot show, a witness kept apart from it does (`consent.registry.LedgerWitness`,
 in the registry's database): the signed sequence number and hash of the last entry. A ledger that is
@@ -20,43 +22,21 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import sqlite3
-import threading
-from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Protocol
 
-from consent.atomic import create_private
+from consent import schema
 from consent.canonical import canonical_bytes
+from consent.database import Database, IntegrityError, Session
 from consent.errors import CheckpointInvalid, LedgerBroken, LedgerCorrupt, SignatureInvalid
 from consent.keys import RegistryKeys, Signature
 
 GENESIS = "0" * 64
 MARK_BITS = 32
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS entries (
-    seq INTEGER PRIMARY KEY,
-    prev TEXT NOT NULL,
-    time REAL NOT NULL,
-    kind TEXT NOT NULL,
-    body TEXT NOT NULL,
-    hash TEXT NOT NULL,
-    key_id TEXT NOT NULL,
-    signature TEXT NOT NULL,
-    subject TEXT,      -- what a state change is about: a voice id, 'api-key <id>', 'access <voice> <owner>', 'key <id>'
-    voice TEXT,        -- outputs: the voice that spoke
-    mark_id INTEGER    -- outputs: the watermark payload
-);
-CREATE INDEX IF NOT EXISTS entries_by_subject ON entries (subject, seq) WHERE subject IS NOT NULL;
-CREATE INDEX IF NOT EXISTS entries_by_mark ON entries (mark_id) WHERE mark_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS entries_by_kind ON entries (kind, time);
-CREATE INDEX IF NOT EXISTS entries_by_voice ON entries (voice, time) WHERE voice IS NOT NULL;
-CREATE TABLE IF NOT EXISTS marks (mark_id INTEGER PRIMARY KEY, reserved_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS damage (id INTEGER PRIMARY KEY CHECK (id = 1), problems TEXT NOT NULL);
-"""
+LEDGER_LOCK = "voicekit ledger append"  # serialises appends across processes (consent.database)
 _COLUMNS = "seq, prev, time, kind, body, hash, key_id, signature"
+ENTRIES_PER_FETCH = 2000  # rows a verify holds at once
 
 
 @dataclass(frozen=True)
@@ -128,18 +108,22 @@ class Witness(Protocol):
 
 
 class Ledger:
-    """directory: <home>/ledger. keys: the registry keys that sign entries. witness: where the
-    last entry is witnessed (None: nowhere; tests of the chain alone)."""
+    """where: the folder <home>/ledger (its SQLite file `ledger.db`) or a server's Database. keys:
+    the registry keys that sign entries. witness: where the last entry is witnessed (None:
+    nowhere; tests of the chain alone)."""
 
-    def __init__(self, directory: Path, keys: RegistryKeys, witness: Witness | None = None) -> None:
-        self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.path = self.directory / "ledger.db"
+    def __init__(self, where: Path | Database, keys: RegistryKeys, witness: Witness | None = None) -> None:
         self.keys = keys
         self.witness = witness
-        self._local = threading.local()
-        existed = self.path.exists()
-        self._db().executescript(_SCHEMA)
+        if isinstance(where, Database):
+            self.directory, self.db = None, where
+            self.db.create(schema.LEDGER)
+            return
+        self.directory = Path(where)
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        existed = (self.directory / "ledger.db").exists()
+        self.db = Database.file(self.directory / "ledger.db")
+        self.db.create(schema.LEDGER)
         if not existed:
             legacy = self.directory / "entries.jsonl"
             if legacy.exists():
@@ -148,42 +132,19 @@ class Ledger:
                 if witness is not None and head is not None:
                     witness.write(head["seq"], head["hash"])
 
-    # -- storage ----------------------------------------------------------------------------------
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            create_private(self.path)  # 0600, and so its -wal and -shm
-            db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            self._local.db = db
-        return db
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, serialised across threads and processes (BEGIN IMMEDIATE)."""
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-
     # -- appending --------------------------------------------------------------------------------
     def append(self, kind: str, body: dict[str, Any], now: float, subject: str | None = None) -> LedgerEntry:
         """Append one signed entry after checking that the chain's end is intact and witnessed;
         raises LedgerBroken (nothing written) when it is not. subject: what a state change is about,
         for `latest` (see the schema)."""
-        with self._transaction() as db:
+        with self.db.write(serialise=LEDGER_LOCK) as db:
             self._check_end(db)
             entry = self._insert(db, kind, body, now, subject)
         if self.witness is not None:
             self.witness.write(entry.seq, entry.hash)
         return entry
 
-    def _insert(self, db: sqlite3.Connection, kind: str, body: dict[str, Any], now: float,
+    def _insert(self, db: Session, kind: str, body: dict[str, Any], now: float,
                 subject: str | None) -> LedgerEntry:
         last = db.execute("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (last[0] + 1, last[1]) if last else (0, GENESIS)
@@ -193,7 +154,7 @@ class Ledger:
         _store(db, entry, subject)
         return entry
 
-    def _check_end(self, db: sqlite3.Connection) -> None:
+    def _check_end(self, db: Session) -> None:
         """The O(log n) checks every append makes: no recorded damage, the last entry intact, and
         the ledger neither shorter than its witness nor different at the witnessed entry."""
         first = _first_damage(db)
@@ -203,7 +164,7 @@ class Ledger:
         for problem in self._end_problems(db, _last_entry(db)):
             raise LedgerBroken(f"{problem}; nothing is appended until `voicekit ledger repair` records it")
 
-    def _end_problems(self, db: sqlite3.Connection, last: LedgerEntry | None) -> list[str]:
+    def _end_problems(self, db: Session, last: LedgerEntry | None) -> list[str]:
         problems = []
         if last is not None:
             try:
@@ -223,7 +184,7 @@ class Ledger:
             problems.append(f"the ledger ends at entry {last.seq} but the registry witnessed entry {seq} "
                             "(entries cut off, or an older copy restored)")
         else:
-            row = db.execute("SELECT hash FROM entries WHERE seq = ?", (seq,)).fetchone()
+            row = db.execute("SELECT hash FROM entries WHERE seq = :seq", {"seq": seq}).fetchone()
             if row is None or row[0] != digest:
                 problems.append(f"entry {seq} is not the one the registry witnessed (the chain was forked or rewritten)")
         return problems
@@ -232,23 +193,26 @@ class Ledger:
     def reserve_mark(self, now: float) -> int:
         """A 32-bit watermark payload no output has used or reserved; one atomic insert across
         threads and processes (a collision, about n / 2**32 likely, draws again)."""
-        db = self._db()
         while True:
             candidate = secrets.randbits(MARK_BITS)
             try:
-                db.execute("INSERT INTO marks (mark_id, reserved_at) VALUES (?, ?)", (candidate, now))
+                with self.db.write() as db:
+                    db.execute("INSERT INTO marks (mark_id, reserved_at) VALUES (:mark, :now)",
+                               {"mark": candidate, "now": now})
                 return candidate
-            except sqlite3.IntegrityError:
+            except IntegrityError:
                 continue
 
     # -- reading ----------------------------------------------------------------------------------
     def head(self) -> dict[str, Any] | None:
         """seq and hash of the last entry; None for an empty ledger."""
-        row = self._db().execute("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+        with self.db.read() as db:
+            row = db.execute("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
         return None if row is None else {"seq": row[0], "hash": row[1]}
 
     def entry(self, seq: int) -> LedgerEntry | None:
-        row = self._db().execute(f"SELECT {_COLUMNS} FROM entries WHERE seq = ?", (seq,)).fetchone()
+        with self.db.read() as db:
+            row = db.execute(f"SELECT {_COLUMNS} FROM entries WHERE seq = :seq", {"seq": seq}).fetchone()
         return None if row is None else LedgerEntry._from_row(row)
 
     def chain_problems(self, entry: LedgerEntry) -> list[str]:
@@ -269,40 +233,44 @@ class Ledger:
         after = self.entry(entry.seq + 1)
         if after is not None and after.prev != entry.hash:
             problems.append(f"the entry after {entry.seq} does not follow it")
-        db = self._db()
-        first = _first_damage(db)
-        if first is not None:
-            problems.append(f"the ledger has recorded damage ({first})")
-        return problems + self._end_problems(db, _last_entry(db))
+        with self.db.read() as db:
+            first = _first_damage(db)
+            if first is not None:
+                problems.append(f"the ledger has recorded damage ({first})")
+            return problems + self._end_problems(db, _last_entry(db))
 
     def find_mark(self, mark_id: int) -> LedgerEntry | None:
         """The output entry whose watermark payload is mark_id, if any (unverified: see LedgerEntry.check)."""
-        row = self._db().execute(f"SELECT {_COLUMNS} FROM entries WHERE mark_id = ? AND kind = 'output' "
-                                 "ORDER BY seq LIMIT 1", (mark_id,)).fetchone()
+        with self.db.read() as db:
+            row = db.execute(f"SELECT {_COLUMNS} FROM entries WHERE mark_id = :mark AND kind = 'output' "
+                             "ORDER BY seq LIMIT 1", {"mark": mark_id}).fetchone()
         return None if row is None else LedgerEntry._from_row(row)
 
     def marks_between(self, since: float, until: float, limit: int) -> list[int]:
         """Mark ids of the outputs made between two times (Unix seconds), at most `limit`, through
         the (kind, time) index: O(log n + k)."""
-        rows = self._db().execute("SELECT mark_id FROM entries WHERE kind = 'output' AND time BETWEEN ? AND ? "
-                                  "AND mark_id IS NOT NULL LIMIT ?", (since, until, limit))
-        return [row[0] for row in rows]
+        with self.db.read() as db:
+            rows = db.execute("SELECT mark_id FROM entries WHERE kind = 'output' AND time BETWEEN :since AND :until "
+                              "AND mark_id IS NOT NULL LIMIT :limit", {"since": since, "until": until, "limit": limit})
+            return [row[0] for row in rows]
 
     def recent_marks(self, limit: int) -> list[int]:
         """Mark ids of the `limit` latest outputs, through the (kind, time) index: O(log n + limit)."""
-        rows = self._db().execute("SELECT mark_id FROM entries WHERE kind = 'output' AND mark_id IS NOT NULL "
-                                  "ORDER BY time DESC LIMIT ?", (limit,))
-        return [row[0] for row in rows]
+        with self.db.read() as db:
+            rows = db.execute("SELECT mark_id FROM entries WHERE kind = 'output' AND mark_id IS NOT NULL "
+                              "ORDER BY time DESC LIMIT :limit", {"limit": limit})
+            return [row[0] for row in rows]
 
     def latest(self, subject: str, kinds: tuple[str, ...] | None = None) -> LedgerEntry | None:
         """The last entry about `subject` (of one of `kinds`), checked: raises SignatureInvalid if
         it was edited or not signed by a trusted key. The registry decides state with it."""
-        sql = f"SELECT {_COLUMNS} FROM entries WHERE subject = ?"
-        args: list[Any] = [subject]
+        sql = f"SELECT {_COLUMNS} FROM entries WHERE subject = :subject"
+        args: dict[str, Any] = {"subject": subject}
         if kinds:
-            sql += f" AND kind IN ({', '.join('?' * len(kinds))})"
-            args += kinds
-        row = self._db().execute(sql + " ORDER BY seq DESC LIMIT 1", args).fetchone()
+            sql += f" AND kind IN ({', '.join(f':kind{i}' for i in range(len(kinds)))})"
+            args.update((f"kind{i}", kind) for i, kind in enumerate(kinds))
+        with self.db.read() as db:
+            row = db.execute(sql + " ORDER BY seq DESC LIMIT 1", args).fetchone()
         if row is None:
             return None
         entry = LedgerEntry._from_row(row)
@@ -311,14 +279,17 @@ class Ledger:
 
     def by_kind(self, kind: str) -> Iterator[LedgerEntry]:
         """Entries of one kind in order (key rotations: a handful; never used for outputs)."""
-        rows = self._db().execute(f"SELECT {_COLUMNS} FROM entries WHERE kind = ? ORDER BY seq", (kind,))
+        with self.db.read() as db:
+            rows = db.execute(f"SELECT {_COLUMNS} FROM entries WHERE kind = :kind ORDER BY seq",
+                              {"kind": kind}).fetchall()
         for row in rows:
             yield LedgerEntry._from_row(row)
 
     def entries(self, start: int = 0) -> Iterator[LedgerEntry]:
         """Entries in order from `start`, parsed but not verified (use `verify` for that)."""
-        with closing(sqlite3.connect(self.path, timeout=60)) as db:
-            for row in db.execute(f"SELECT {_COLUMNS} FROM entries WHERE seq >= ? ORDER BY seq", (start,)):
+        with self.db.read() as db:
+            for row in db.stream(f"SELECT {_COLUMNS} FROM entries WHERE seq >= :start ORDER BY seq",
+                                 {"start": start}, ENTRIES_PER_FETCH):
                 try:
                     yield LedgerEntry._from_row(row)
                 except ValueError as e:
@@ -331,7 +302,6 @@ class Ledger:
         ledger still holds the checkpoint's entry. Damage a signed repair entry recorded is
         listed under `repaired` (and no longer fails the report); any other problem fails it and
         stops appends until `repair`."""
-        db = self._db()
         start, prev = 0, GENESIS
         problems: list[str] = []
         if against is not None:
@@ -362,7 +332,8 @@ class Ledger:
         if start == 0 and first_kind not in (None, "genesis", "repair") and not imported:
             problems.append("entry 0 is not the genesis entry that pins this installation's first key")
         end = last if last is not None or start == 0 else self.entry(start - 1)
-        problems += [p for p in self._end_problems(db, end) if not p.startswith("the last entry")]
+        with self.db.read() as db:
+            problems += [p for p in self._end_problems(db, end) if not p.startswith("the last entry")]
         problems = [p for p in problems if p not in acknowledged]
         if problems:
             self._record_damage(problems)
@@ -370,14 +341,16 @@ class Ledger:
         return LedgerReport(not problems, total, problems, recorded, self.keys.untrusted(), start)
 
     def _record_damage(self, problems: list[str]) -> None:
-        with self._transaction() as db:
-            db.execute("INSERT OR REPLACE INTO damage (id, problems) VALUES (1, ?)", (json.dumps(problems),))
+        with self.db.write() as db:
+            db.execute("INSERT INTO damage (id, problems) VALUES (1, :problems) "
+                       "ON CONFLICT (id) DO UPDATE SET problems = excluded.problems",
+                       {"problems": json.dumps(problems)})
 
     # -- checkpoints ------------------------------------------------------------------------------
     def checkpoint(self, now: float) -> dict[str, Any]:
         """A signed (seq, hash) of the last entry, for an auditor to keep and check a later ledger
         against (`verify(against=...)`). Raises LedgerBroken for an empty or broken ledger."""
-        with self._transaction() as db:
+        with self.db.write(serialise=LEDGER_LOCK) as db:
             self._check_end(db)
         head = self.head()
         if head is None:
@@ -413,7 +386,7 @@ class Ledger:
         if report.ok:
             return None
         witnessed = self.witness.read() if self.witness is not None else None
-        with self._transaction() as db:
+        with self.db.write(serialise=LEDGER_LOCK) as db:
             db.execute("DELETE FROM damage")
             entry = self._insert(db, "repair", {
                 "problems": report.problems,
@@ -438,17 +411,17 @@ class Ledger:
             try:
                 entries.append(LedgerEntry.from_dict(json.loads(line)))
             except (ValueError, KeyError, TypeError) as e:
-                self._local.db.close()
-                del self._local.db
+                self.db.engine.dispose()
                 for suffix in ("", "-wal", "-shm"):
-                    Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+                    Path(f"{self.directory / 'ledger.db'}{suffix}").unlink(missing_ok=True)
                 raise LedgerCorrupt(f"line {number} of {legacy} is not a ledger entry; nothing was imported "
                                     "(repair or remove that line, then open again)") from e
-        with self._transaction() as db:
+        with self.db.write(serialise=LEDGER_LOCK) as db:
             for entry in entries:
                 _store(db, entry, _legacy_subject(entry))
                 if entry.kind == "output" and "mark_id" in entry.body:
-                    db.execute("INSERT OR IGNORE INTO marks VALUES (?, ?)", (entry.body["mark_id"], entry.time))
+                    db.execute("INSERT INTO marks VALUES (:mark, :time) ON CONFLICT DO NOTHING",
+                               {"mark": entry.body["mark_id"], "time": entry.time})
             self._insert(db, "ledger-imported", {"source": "entries.jsonl", "entries": len(entries),
                                                  "dropped": dropped}, entries[-1].time if entries else 0.0, None)
         legacy.rename(legacy.with_suffix(".jsonl.imported"))
@@ -457,25 +430,27 @@ class Ledger:
             head.rename(head.with_suffix(".json.imported"))
 
 
-def _first_damage(db: sqlite3.Connection) -> str | None:
+def _first_damage(db: Session) -> str | None:
     """The first problem `verify` recorded and no repair has cleared, if any."""
     damage = db.execute("SELECT problems FROM damage").fetchone()
     return None if damage is None else json.loads(damage[0])[0]
 
 
-def _last_entry(db: sqlite3.Connection) -> LedgerEntry | None:
+def _last_entry(db: Session) -> LedgerEntry | None:
     last = db.execute(f"SELECT {_COLUMNS} FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
     return None if last is None else LedgerEntry._from_row(last)
 
 
-def _store(db: sqlite3.Connection, entry: LedgerEntry, subject: str | None) -> None:
+def _store(db: Session, entry: LedgerEntry, subject: str | None) -> None:
     is_output = entry.kind == "output"
     db.execute(
         "INSERT INTO entries (seq, prev, time, kind, body, hash, key_id, signature, subject, voice, mark_id) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (entry.seq, entry.prev, entry.time, entry.kind, canonical_bytes(entry.body).decode("utf-8"), entry.hash,
-         entry.signature.key_id, entry.signature.value, subject,
-         entry.body.get("voice") if is_output else None, entry.body.get("mark_id") if is_output else None))
+        "VALUES (:seq, :prev, :time, :kind, :body, :hash, :key_id, :signature, :subject, :voice, :mark_id)",
+        {"seq": entry.seq, "prev": entry.prev, "time": entry.time, "kind": entry.kind,
+         "body": canonical_bytes(entry.body).decode("utf-8"), "hash": entry.hash, "key_id": entry.signature.key_id,
+         "signature": entry.signature.value, "subject": subject,
+         "voice": entry.body.get("voice") if is_output else None,
+         "mark_id": entry.body.get("mark_id") if is_output else None})
 
 
 def _legacy_subject(entry: LedgerEntry) -> str | None:

@@ -4,6 +4,11 @@ in which each can vouch for the next.
     keys (files) -> trusted keys (pinned in the registry db) -> ledger (signed by trusted keys,
     witnessed in the registry db) -> registry (records decided by the ledger)
 
+The ledger and the registry are two SQLite files under the home, or both one database server's
+(`url`, from VOICEKIT_DATABASE_URL): then every process of a fleet shares them, and the ledger's
+witness is a table beside it rather than a file apart (an operator restoring an old copy of the
+server restores both; keep auditors' checkpoints, which `ledger verify --against` checks).
+
 A new home pins its first key and opens the ledger with a `genesis` entry naming it. The home's
 folders are private (0700) and its databases 0600: they hold every enrolled person's speaker
 embedding and the signed records behind every consent.
@@ -17,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from consent.database import Database, database_url
 from consent.errors import KeyStoreError
 from consent.keys import RegistryKeys
 from consent.ledger import Ledger, LedgerEntry
@@ -34,23 +40,29 @@ class Records:
 
     @classmethod
     def open(cls, home: Path, passphrase: bytes | None, now: float,
-             house: Sequence[VoiceProfile] = ()) -> "Records":
+             house: Sequence[VoiceProfile] = (), url: str | None = None) -> "Records":
         """Open (creating on first use) the records under `home`, registering the `house` voices
         not registered yet. Raises KeyStoreError when the signing key is not one the pinned root
         introduced; a damaged ledger opens, but refuses appends (LedgerBroken) until it is
-        repaired. Processes opening one home at once take turns (a lock file), so a new home gets
-        one root and one genesis entry."""
+        repaired. Processes opening one home (or one server) at once take turns (a lock file, and
+        the server's advisory lock), so a new home gets one root and one genesis entry. url: the
+        database server (default: VOICEKIT_DATABASE_URL; neither: the home's SQLite files); raises
+        DatabaseUnavailable when it cannot be reached or is not migrated to this version
+        (`voicekit db upgrade`)."""
         home = private_folder(home)
-        with _exclusive(home / "records.lock"):
+        url = url or database_url()
+        server = None if url is None else Database(url)
+        registry_db = server or Database.file(home / "registry.db")
+        with _exclusive(home / "records.lock"), registry_db.exclusive("voicekit records open"):
             keys = RegistryKeys.open(home / "keys", passphrase)
-            trust = TrustStore(home / "registry.db")
-            ledger = Ledger(private_folder(home / "ledger"), keys, LedgerWitness(home / "registry.db", keys))
+            trust = TrustStore(registry_db)
+            ledger = Ledger(server or private_folder(home / "ledger"), keys, LedgerWitness(registry_db, keys))
             legacy = False
             if trust.empty():
                 legacy = _pin(keys, trust, ledger, now)
             else:
                 trust.establish(keys)
-            registry = Registry(home / "registry.db", keys, ledger)
+            registry = Registry(registry_db, keys, ledger)
             if legacy:
                 registry.adopt_unrecorded(now)
             registry.ensure(list(house), now=now)

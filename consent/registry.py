@@ -1,4 +1,4 @@
-"""The voice registry: signed voice records in SQLite, with revocation and expiry.
+"""The voice registry: signed voice records in the records' database, with revocation and expiry.
 
 Every read verifies the record's signature: a row edited in the database (scope widened, expiry
 extended, record swapped between voices) is refused, never trusted. A record's state (registered,
@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import time
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from consent.atomic import create_private
+from consent import schema
 from consent.canonical import canonical_bytes
 from consent.challenges import Challenge
+from consent.database import Database, IntegrityError
 from consent.errors import (
     ChallengeInvalid,
     ConsentExpired,
@@ -42,55 +41,17 @@ from consent.profiles import PROFILE_PREFIX, SignedProfile, VoiceProfile
 REGISTERED = ("voice-registered", "enrollment", "voice-added")  # ledger kinds that register a record
 STATE_KINDS = (*REGISTERED, "revocation")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS voices (
-    voice_id TEXT PRIMARY KEY,
-    record BLOB NOT NULL,
-    key_id TEXT NOT NULL,
-    signature TEXT NOT NULL,
-    revoked_at REAL,
-    revoked_reason TEXT
-);
-CREATE TABLE IF NOT EXISTS challenges (
-    challenge_id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    phrase TEXT NOT NULL,
-    nonce TEXT NOT NULL,
-    issued_at REAL NOT NULL,
-    expires_at REAL NOT NULL,
-    used_at REAL,
-    failed_attempts INTEGER NOT NULL DEFAULT 0
-);
-"""
-_WITNESS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS ledger_witness (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    seq INTEGER NOT NULL,
-    hash TEXT NOT NULL,
-    key_id TEXT NOT NULL,
-    signature TEXT NOT NULL
-);
-"""
-
-
-def connect(path: Path, timeout: float = 30) -> sqlite3.Connection:
-    """A connection to an SQLite database, the file created private (0600) first if missing, so
-    that SQLite gives its -wal and -shm files the same mode."""
-    create_private(path)
-    return sqlite3.connect(path, timeout=timeout)
-
-
 class LedgerWitness:
-    """The registry's signed copy of the ledger's last (seq, hash): see `consent.ledger.Witness`."""
+    """The registry's signed copy of the ledger's last (seq, hash): see `consent.ledger.Witness`.
+    where: the registry's database (its SQLite file, or the server's)."""
 
-    def __init__(self, path: Path, keys: RegistryKeys) -> None:
-        self.path = Path(path)
+    def __init__(self, where: Path | Database, keys: RegistryKeys) -> None:
+        self.db = Database.of(where)
         self.keys = keys
-        with closing(connect(self.path)) as db, db:
-            db.executescript(_WITNESS_SCHEMA)
+        self.db.create([schema.ledger_witness])
 
     def read(self) -> tuple[int, str] | None:
-        with closing(sqlite3.connect(self.path, timeout=30)) as db:
+        with self.db.read() as db:
             row = db.execute("SELECT seq, hash, key_id, signature FROM ledger_witness").fetchone()
         if row is None:
             return None
@@ -104,11 +65,12 @@ class LedgerWitness:
     def write(self, seq: int, digest: str, replace: bool = False) -> None:
         signature = self.keys.sign(canonical_bytes({"seq": seq, "hash": digest}))
         condition = "" if replace else " WHERE excluded.seq > ledger_witness.seq"
-        with closing(sqlite3.connect(self.path, timeout=30)) as db, db:
-            db.execute("INSERT INTO ledger_witness (id, seq, hash, key_id, signature) VALUES (1, ?, ?, ?, ?) "
+        with self.db.write() as db:
+            db.execute("INSERT INTO ledger_witness (id, seq, hash, key_id, signature) "
+                       "VALUES (1, :seq, :hash, :key_id, :signature) "
                        "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, "
                        f"key_id = excluded.key_id, signature = excluded.signature{condition}",
-                       (seq, digest, signature.key_id, signature.value))
+                       {"seq": seq, "hash": digest, "key_id": signature.key_id, "signature": signature.value})
 
 
 @dataclass(frozen=True)
@@ -120,20 +82,14 @@ class VoiceStatus:
 
 
 class Registry:
-    """SQLite-backed registry. path: the database file (created on first use, mode 0600).
+    """where: the registry's database (a SQLite file, created 0600 on first use, or the server's).
     ledger: where every change is recorded, and what decides each record's state."""
 
-    def __init__(self, path: Path, keys: RegistryKeys, ledger: Ledger) -> None:
-        self.path = Path(path)
+    def __init__(self, where: Path | Database, keys: RegistryKeys, ledger: Ledger) -> None:
+        self.db = Database.of(where)
         self.keys = keys
         self.ledger = ledger
-        with closing(self._connect()) as db, db:
-            db.executescript(_SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        db = connect(self.path)
-        db.execute("PRAGMA journal_mode=WAL")
-        return db
+        self.db.create([schema.voices, schema.challenges])
 
     def register(self, profile: VoiceProfile, now: float, kind: str = "voice-registered",
                  details: dict[str, Any] | None = None, challenge_id: str | None = None) -> None:
@@ -147,23 +103,23 @@ class Registry:
             raise InvalidRecordRequest(f"voice {profile.voice_id!r} is already registered")
         signature = profile.sign(self.keys)
         if challenge_id is not None:
-            with closing(self._connect()) as db, db:
-                used = db.execute("UPDATE challenges SET used_at = ? WHERE challenge_id = ? AND used_at IS NULL",
-                                  (now, challenge_id))
+            with self.db.write() as db:
+                used = db.execute("UPDATE challenges SET used_at = :now WHERE challenge_id = :id AND used_at IS NULL",
+                                  {"now": now, "id": challenge_id})
                 if used.rowcount != 1:
                     raise ChallengeInvalid(f"challenge {challenge_id} was already used; ask for a new one")
         self.ledger.append(kind, {
             "voice_id": profile.voice_id, "record_sha256": hashlib.sha256(profile.canonical()).hexdigest(),
             **({"challenge_id": challenge_id} if challenge_id else {}), **(details or {}),
         }, now=now, subject=profile.voice_id)
-        with closing(self._connect()) as db, db:
-            try:
-                db.execute(
-                    "INSERT INTO voices (voice_id, record, key_id, signature) VALUES (?, ?, ?, ?)",
-                    (profile.voice_id, profile.canonical(), signature.key_id, signature.value),
-                )
-            except sqlite3.IntegrityError as e:
-                raise InvalidRecordRequest(f"voice {profile.voice_id!r} is already registered") from e
+        try:
+            with self.db.write() as db:
+                db.execute("INSERT INTO voices (voice_id, record, key_id, signature) "
+                           "VALUES (:id, :record, :key_id, :signature)",
+                           {"id": profile.voice_id, "record": profile.canonical(), "key_id": signature.key_id,
+                            "signature": signature.value})
+        except IntegrityError as e:
+            raise InvalidRecordRequest(f"voice {profile.voice_id!r} is already registered") from e
 
     def revoke(self, voice_id: str, reason: str, now: float) -> None:
         """Revoke a voice from `now` on (a signed ledger entry first, then the row's copy); raises
@@ -172,29 +128,30 @@ class Registry:
         if status.status == "revoked":
             raise VoiceRevoked(f"voice {voice_id!r} was already revoked")
         self.ledger.append("revocation", {"voice_id": voice_id, "reason": reason}, now=now, subject=voice_id)
-        with closing(self._connect()) as db, db:
-            db.execute("UPDATE voices SET revoked_at = ?, revoked_reason = ? WHERE voice_id = ?",
-                       (now, reason, voice_id))
+        with self.db.write() as db:
+            db.execute("UPDATE voices SET revoked_at = :now, revoked_reason = :reason WHERE voice_id = :id",
+                       {"now": now, "reason": reason, "id": voice_id})
 
     def add_challenge(self, challenge: Challenge) -> None:
         """Store a challenge, recorded in the ledger first."""
         self.ledger.append("consent-challenge", {
             "challenge_id": challenge.challenge_id, "name": challenge.name, "expires_at": challenge.expires_at,
         }, now=challenge.issued_at)
-        with closing(self._connect()) as db, db:
+        with self.db.write() as db:
             db.execute(
                 "INSERT INTO challenges (challenge_id, name, phrase, nonce, issued_at, expires_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (challenge.challenge_id, challenge.name, challenge.phrase, json.dumps(list(challenge.nonce)),
-                 challenge.issued_at, challenge.expires_at),
+                "VALUES (:id, :name, :phrase, :nonce, :issued_at, :expires_at)",
+                {"id": challenge.challenge_id, "name": challenge.name, "phrase": challenge.phrase,
+                 "nonce": json.dumps(list(challenge.nonce)), "issued_at": challenge.issued_at,
+                 "expires_at": challenge.expires_at},
             )
 
     def challenge(self, challenge_id: str) -> Challenge:
         """The stored challenge; raises ChallengeInvalid for an unknown id."""
-        with closing(self._connect()) as db:
+        with self.db.read() as db:
             row = db.execute(
                 "SELECT challenge_id, name, phrase, nonce, issued_at, expires_at, used_at, failed_attempts "
-                "FROM challenges WHERE challenge_id = ?", (challenge_id,),
+                "FROM challenges WHERE challenge_id = :id", {"id": challenge_id},
             ).fetchone()
         if row is None:
             raise ChallengeInvalid(f"unknown challenge {challenge_id!r}; ask for one with `voicekit consent challenge`")
@@ -202,9 +159,9 @@ class Registry:
         return Challenge(cid, name, phrase, tuple(json.loads(nonce)), issued_at, expires_at, used_at, failed)
 
     def count_failed_attempt(self, challenge_id: str) -> None:
-        with closing(self._connect()) as db, db:
-            db.execute("UPDATE challenges SET failed_attempts = failed_attempts + 1 WHERE challenge_id = ?",
-                       (challenge_id,))
+        with self.db.write() as db:
+            db.execute("UPDATE challenges SET failed_attempts = failed_attempts + 1 WHERE challenge_id = :id",
+                       {"id": challenge_id})
 
     def ensure(self, profiles: list[VoiceProfile], now: float) -> None:
         """Register those of `profiles` that are not registered yet (house voices at first start)."""
@@ -232,19 +189,20 @@ class Registry:
         return adopted
 
     def voice_ids(self) -> list[str]:
-        with closing(self._connect()) as db:
+        with self.db.read() as db:
             return [row[0] for row in db.execute("SELECT voice_id FROM voices ORDER BY voice_id")]
 
     def shared_voices(self) -> list[str]:
         """The voices anyone may name (house and model voices); enrolled profiles
         (`profile:...`) are private to their owners and never listed here."""
-        with closing(self._connect()) as db:
+        with self.db.read() as db:
             return [row[0] for row in db.execute(
-                f"SELECT voice_id FROM voices WHERE voice_id NOT LIKE '{PROFILE_PREFIX}%' ORDER BY voice_id")]
+                "SELECT voice_id FROM voices WHERE voice_id NOT LIKE :profiles ORDER BY voice_id",
+                {"profiles": f"{PROFILE_PREFIX}%"})]
 
     def exists(self, voice_id: str) -> bool:
-        with closing(self._connect()) as db:
-            return db.execute("SELECT 1 FROM voices WHERE voice_id = ?", (voice_id,)).fetchone() is not None
+        with self.db.read() as db:
+            return db.execute("SELECT 1 FROM voices WHERE voice_id = :id", {"id": voice_id}).fetchone() is not None
 
     def check(self, voice_id: str) -> VoiceProfile:
         return self.check_at(voice_id, now=time.time())
@@ -282,10 +240,10 @@ class Registry:
             return VoiceStatus(voice_id, status, self._verified(voice_id, self._load(voice_id)), str(e))
 
     def _load(self, voice_id: str) -> SignedProfile | None:
-        with closing(self._connect()) as db:
+        with self.db.read() as db:
             row = db.execute(
-                "SELECT record, key_id, signature, revoked_at, revoked_reason FROM voices WHERE voice_id = ?",
-                (voice_id,),
+                "SELECT record, key_id, signature, revoked_at, revoked_reason FROM voices WHERE voice_id = :id",
+                {"id": voice_id},
             ).fetchone()
         if row is None:
             return None

@@ -7,23 +7,13 @@ for the root, `key-rotation` after it), so the key history survives the loss of 
 """
 from __future__ import annotations
 
-from contextlib import closing
 from pathlib import Path
 
+from consent import schema
 from consent.canonical import canonical_bytes
+from consent.database import Database
 from consent.errors import KeyStoreError, SignatureInvalid
 from consent.keys import RegistryKeys, Signature, verify_raw
-from consent.registry import connect
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS trusted_keys (
-    key_id TEXT PRIMARY KEY,
-    public_key TEXT NOT NULL,
-    introduced_by TEXT,        -- NULL for the root
-    introduced_at REAL NOT NULL,
-    signature TEXT             -- the introducer's signature over the introduction
-);
-"""
 
 
 def introduction(key_id: str, public_key: str, introduced_at: float) -> bytes:
@@ -32,15 +22,14 @@ def introduction(key_id: str, public_key: str, introduced_at: float) -> bytes:
 
 
 class TrustStore:
-    """path: the registry database."""
+    """where: the registry's database."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        with closing(connect(self.path)) as db, db:
-            db.executescript(_SCHEMA)
+    def __init__(self, where: Path | Database) -> None:
+        self.db = Database.of(where)
+        self.db.create([schema.trusted_keys])
 
     def _rows(self) -> list[tuple]:
-        with closing(connect(self.path)) as db:
+        with self.db.read() as db:
             return db.execute("SELECT key_id, public_key, introduced_by, introduced_at, signature "
                               "FROM trusted_keys ORDER BY introduced_at, key_id").fetchall()
 
@@ -49,19 +38,21 @@ class TrustStore:
 
     def pin_root(self, keys: RegistryKeys, key_id: str, now: float) -> None:
         """Pin the installation's first key (only into an empty store)."""
-        with closing(connect(self.path)) as db, db:
+        with self.db.write(serialise="voicekit trusted keys") as db:
             if db.execute("SELECT 1 FROM trusted_keys").fetchone() is not None:
                 raise KeyStoreError("this installation's root key is already pinned")
-            db.execute("INSERT INTO trusted_keys VALUES (?, ?, NULL, ?, NULL)", (key_id, keys.public_key_hex(key_id), now))
+            db.execute("INSERT INTO trusted_keys VALUES (:id, :public, NULL, :now, NULL)",
+                       {"id": key_id, "public": keys.public_key_hex(key_id), "now": now})
 
     def introduce(self, keys: RegistryKeys, key_id: str, now: float, by: str | None = None) -> Signature:
         """Record `key_id` as introduced by the current key (or `by`, a trusted key whose private
         part is held); returns the signature."""
         public = keys.public_key_hex(key_id)
         signature = keys.sign(introduction(key_id, public, now), key_id=by)
-        with closing(connect(self.path)) as db, db:
-            db.execute("INSERT INTO trusted_keys VALUES (?, ?, ?, ?, ?)",
-                       (key_id, public, signature.key_id, now, signature.value))
+        with self.db.write() as db:
+            db.execute("INSERT INTO trusted_keys VALUES (:id, :public, :by, :now, :signature)",
+                       {"id": key_id, "public": public, "by": signature.key_id, "now": now,
+                        "signature": signature.value})
         return signature
 
     def establish(self, keys: RegistryKeys, require_current: bool = True) -> set[str]:

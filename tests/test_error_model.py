@@ -16,7 +16,8 @@ def _all_modules():
     for package in (consent, detection, voicekit, api):
         yield package
         for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
-            if not info.name.endswith("__main__"):
+            # __main__ runs the CLI; migrations.env is Alembic's script, run only inside a migration
+            if not info.name.endswith(("__main__", "migrations.env")):
                 yield importlib.import_module(info.name)
 
 

@@ -1,9 +1,7 @@
-"""The service on a home an attacker edited with `sqlite3`: a revoked voice revived in the registry
-does not speak, a key escalated in the database is refused, and a broken ledger stops all
-releases with a problem the operator can act on."""
+"""The service on records an attacker edited with the database's own client (the home's SQLite files,
+or PostgreSQL): a revoked voice revived in the registry does not speak, a key escalated in the
+database is refused, and a broken ledger stops all releases with a problem the operator can act on."""
 from __future__ import annotations
-
-import sqlite3
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,11 +9,12 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.settings import ServiceSettings
 from tests.api.conftest import SETTINGS, bearer
+from tests.postgres import edit_records
 
 
-@pytest.fixture(scope="module")
-def attacked(tmp_path_factory):
-    home = tmp_path_factory.mktemp("attacked")
+@pytest.fixture
+def attacked(tmp_path, database_url):
+    home = tmp_path / "attacked"
     with TestClient(create_app(ServiceSettings(home=home, **SETTINGS))) as client:
         yield home, client, client.app.state.service
 
@@ -35,17 +34,17 @@ def test_revival_escalation_and_a_broken_ledger_are_refused(attacked):
     _, auditor = service.access.create_key("audit", ("audit",), service.studio.clock())
 
     service.studio.revoke("joe", reason="licence withdrawn")
-    with sqlite3.connect(home / "registry.db") as db:
-        db.execute("UPDATE voices SET revoked_at = NULL, revoked_reason = NULL WHERE voice_id = 'joe'")
-        db.execute("UPDATE api_keys SET scopes = '[\"speak\", \"admin\"]' WHERE key_id = ?", (key.key_id,))
+    edit_records(home, "registry.db",
+                 "UPDATE voices SET revoked_at = NULL, revoked_reason = NULL WHERE voice_id = 'joe'")
+    edit_records(home, "registry.db", "UPDATE api_keys SET scopes = '[\"speak\", \"admin\"]' WHERE key_id = ?",
+                 key.key_id)
     refused = _problem(client.post("/v1/speech", headers=bearer(speaker), json={"text": "Hello.", "voice": "joe"}),
                        403, "voice-revoked")
     assert "altered to say active" in refused["detail"]
     _problem(client.get("/v1/api-keys", headers=bearer(admin_to_be)), 401, "invalid-api-key")
 
     assert client.post("/v1/speech", headers=bearer(speaker), json={"text": "Hello.", "voice": "heart"}).status_code == 200
-    with sqlite3.connect(home / "ledger" / "ledger.db") as db:
-        db.execute("DELETE FROM entries WHERE seq = (SELECT max(seq) FROM entries)")
+    edit_records(home, "ledger/ledger.db", "DELETE FROM entries WHERE seq = (SELECT max(seq) FROM entries)")
     broken = _problem(client.post("/v1/speech", headers=bearer(speaker), json={"text": "Hello.", "voice": "heart"}),
                       503, "ledger-broken")
     assert "ledger repair" in broken["detail"]

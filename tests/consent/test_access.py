@@ -1,8 +1,7 @@
-"""API keys and grants as an attacker with `sqlite3` meets them: a grant, a widened scope, a
-revived key or a swapped secret written into the database is refused, because the signed ledger
-entries decide."""
+"""API keys and grants as an attacker with the database's own client meets them: a grant, a widened
+scope, a revived key or a swapped secret written into the database is refused, because the signed
+ledger entries decide. On the home's SQLite files and on PostgreSQL."""
 import hashlib
-import sqlite3
 
 import pytest
 
@@ -10,6 +9,9 @@ from consent.access import AccessControl
 from consent.errors import ApiKeyInvalid
 from consent.profiles import VoiceProfile
 from consent.records import Records
+from tests.postgres import edit_records
+
+pytestmark = pytest.mark.usefixtures("database_url")
 
 
 @pytest.fixture
@@ -19,15 +21,15 @@ def home(tmp_path):
 
 @pytest.fixture
 def access(home):
-    return AccessControl(home / "registry.db", Records.open(home, None, now=0.0).ledger)
+    records = Records.open(home, None, now=0.0)
+    return AccessControl(records.registry.db, records.ledger)
 
 
 ALICE_VOICE = VoiceProfile("profile:alice", "clone", "heart", "Alice", "consent", ("tts",), 0.0)
 
 
 def _edit(home, sql, *args):
-    with sqlite3.connect(home / "registry.db") as db:
-        db.execute(sql, args)
+    edit_records(home, "registry.db", sql, *args)
 
 
 def test_a_granted_voice_is_usable_and_an_ungranted_one_is_not(access):
@@ -40,7 +42,7 @@ def test_a_granted_voice_is_usable_and_an_ungranted_one_is_not(access):
     assert access.may_use(bob, ALICE_VOICE.voice_id) and not access.owns(bob, ALICE_VOICE.voice_id)
 
 
-def test_a_grant_written_into_sqlite_grants_nothing(home, access):
+def test_a_grant_written_into_the_database_grants_nothing(home, access):
     bob, _ = access.create_key("bob", ("speak",), now=1.0)
     access.set_owner(ALICE_VOICE.voice_id, "alice", now=2.0)
     _edit(home, "INSERT INTO voice_access VALUES (?, 'bob', 'owner', 3.0)", ALICE_VOICE.voice_id)
@@ -48,7 +50,7 @@ def test_a_grant_written_into_sqlite_grants_nothing(home, access):
     assert not access.owns(bob, ALICE_VOICE.voice_id)
 
 
-def test_a_key_escalated_to_admin_in_sqlite_is_refused(home, access):
+def test_a_key_escalated_to_admin_in_the_database_is_refused(home, access):
     key, secret = access.create_key("bob", ("speak",), now=1.0)
     _edit(home, "UPDATE api_keys SET scopes = '[\"speak\", \"admin\"]' WHERE key_id = ?", key.key_id)
     with pytest.raises(ApiKeyInvalid, match="edited in the database"):
@@ -56,7 +58,7 @@ def test_a_key_escalated_to_admin_in_sqlite_is_refused(home, access):
     assert key.key_id not in [k.key_id for k in access.keys()]
 
 
-def test_a_revoked_key_revived_in_sqlite_stays_revoked(home, access):
+def test_a_revoked_key_revived_in_the_database_stays_revoked(home, access):
     key, secret = access.create_key("bob", ("speak",), now=1.0)
     access.revoke_key(key.key_id, now=2.0)
     _edit(home, "UPDATE api_keys SET revoked_at = NULL WHERE key_id = ?", key.key_id)
@@ -65,7 +67,7 @@ def test_a_revoked_key_revived_in_sqlite_stays_revoked(home, access):
     assert access.key(key.key_id).revoked_at == 2.0
 
 
-def test_a_secret_swapped_in_sqlite_does_not_authenticate(home, access):
+def test_a_secret_swapped_in_the_database_does_not_authenticate(home, access):
     key, _ = access.create_key("admin", ("admin",), now=1.0)
     mine = "A" * 43
     _edit(home, "UPDATE api_keys SET secret_sha256 = ? WHERE key_id = ?",

@@ -1,5 +1,6 @@
 """The ledger as an attacker with write access to VOICEKIT_HOME meets it: every edit, cut, rollback,
-deletion and forgery is refused with its reason, and a crash never forks the chain."""
+deletion and forgery is refused with its reason, and a crash never forks the chain. On the home's
+SQLite files and on PostgreSQL, except what only a file can suffer (deleted, an older copy restored)."""
 import json
 import multiprocessing
 import os
@@ -21,6 +22,10 @@ from consent.keys import RegistryKeys, Signature, key_id_of
 from consent.ledger import LedgerEntry
 from consent.profiles import VoiceProfile
 from consent.records import Records
+from tests.conftest import sqlite_only
+from tests.postgres import edit_records
+
+pytestmark = pytest.mark.usefixtures("database_url")
 
 
 def _open(home):
@@ -28,7 +33,7 @@ def _open(home):
 
 
 @pytest.fixture
-def home(tmp_path):
+def home(tmp_path, database_url):
     home = tmp_path / "home"
     records = _open(home)
     for i in range(4):
@@ -38,8 +43,7 @@ def home(tmp_path):
 
 
 def _sql(home, sql, *args):
-    with sqlite3.connect(home / "ledger" / "ledger.db") as db:
-        db.execute(sql, args)
+    return edit_records(home, "ledger/ledger.db", sql, *args)
 
 
 def _refused(home, problem: str, message: str) -> None:
@@ -89,10 +93,9 @@ def test_a_removed_entry_is_caught(home):
 
 
 def test_reordered_entries_are_caught(home):
-    with sqlite3.connect(home / "ledger" / "ledger.db") as db:
-        db.execute("UPDATE entries SET seq = -1 WHERE seq = 2")
-        db.execute("UPDATE entries SET seq = 2 WHERE seq = 3")
-        db.execute("UPDATE entries SET seq = 3 WHERE seq = -1")
+    _sql(home, "UPDATE entries SET seq = -1 WHERE seq = 2")
+    _sql(home, "UPDATE entries SET seq = 2 WHERE seq = 3")
+    _sql(home, "UPDATE entries SET seq = 3 WHERE seq = -1")
     assert not _open(home).ledger.verify().ok
 
 
@@ -101,6 +104,7 @@ def test_entries_cut_off_the_end_are_caught_by_the_registry_witness(home):
     _refused(home, "witnessed entry 4", "cut off")
 
 
+@sqlite_only
 def test_rollback_to_an_older_copy_is_refused(home, tmp_path):
     older = tmp_path / "older.db"
     records = _open(home)
@@ -115,6 +119,7 @@ def test_rollback_to_an_older_copy_is_refused(home, tmp_path):
     _refused(home, "witnessed entry 6", "older copy restored")
 
 
+@sqlite_only
 @pytest.mark.parametrize("what", ["ledger.db", "ledger folder"])
 def test_a_deleted_ledger_is_refused_while_the_registry_has_records(home, what):
     if what == "ledger folder":
@@ -157,16 +162,15 @@ def test_a_ledger_re_signed_with_a_planted_key_fails_and_the_key_is_reported(hom
     kid, private = _planted_key(home)
     import base64
 
-    with sqlite3.connect(home / "ledger" / "ledger.db") as db:
-        rows = db.execute("SELECT seq, time, kind, body FROM entries WHERE kind != 'output' ORDER BY seq").fetchall()
-        db.execute("DELETE FROM entries")
-        prev = "0" * 64
-        for new_seq, (_, time, kind, body) in enumerate(rows):
-            digest = LedgerEntry.digest(new_seq, prev, time, kind, json.loads(body))
-            value = base64.b64encode(private.sign(bytes.fromhex(digest))).decode()
-            db.execute("INSERT INTO entries (seq, prev, time, kind, body, hash, key_id, signature) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (new_seq, prev, time, kind, body, digest, kid, value))
-            prev = digest
+    rows = _sql(home, "SELECT seq, time, kind, body FROM entries WHERE kind != 'output' ORDER BY seq")
+    _sql(home, "DELETE FROM entries")
+    prev = "0" * 64
+    for new_seq, (_, time, kind, body) in enumerate(rows):
+        digest = LedgerEntry.digest(new_seq, prev, time, kind, json.loads(body))
+        value = base64.b64encode(private.sign(bytes.fromhex(digest))).decode()
+        _sql(home, "INSERT INTO entries (seq, prev, time, kind, body, hash, key_id, signature) "
+             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", new_seq, prev, time, kind, body, digest, kid, value)
+        prev = digest
     records = _open(home)
     report = records.ledger.verify()
     assert not report.ok
@@ -198,6 +202,7 @@ def test_a_crash_inside_an_append_leaves_the_chain_whole(home):
     assert records.ledger.verify().ok
 
 
+@sqlite_only
 def test_a_legacy_jsonl_ledger_with_a_torn_last_line_is_imported_and_the_tear_recorded(tmp_path):
     """A home written before the ledger moved to SQLite: entries.jsonl, the last line cut by a crash."""
     home = tmp_path / "old"
@@ -242,6 +247,7 @@ def test_two_processes_reserving_marks_at_once_never_share_one(home):
     assert not existing & (set(a) | set(b))
 
 
+@sqlite_only
 def test_a_checkpoint_verifies_what_follows_and_catches_a_rollback_before_it(home, tmp_path):
     records = _open(home)
     older = tmp_path / "older.db"
@@ -274,6 +280,7 @@ def test_a_checkpoint_is_signed_over_its_fields(home):
     RegistryKeys.open(home / "keys").verify(canonical_bytes(record), Signature(**checkpoint["signature"]))
 
 
+@sqlite_only
 def test_a_new_home_is_private(tmp_path):
     home = tmp_path / "fresh"
     _open(home).ledger.append("output", {"mark_id": 1, "voice": "heart"}, now=1.0)
@@ -283,6 +290,7 @@ def test_a_new_home_is_private(tmp_path):
         assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
 
 
+@sqlite_only
 def test_a_legacy_ledger_with_a_corrupt_middle_line_is_not_imported_and_nothing_is_lost(tmp_path):
     home = tmp_path / "old"
     keys = RegistryKeys.open(home / "keys")
@@ -302,7 +310,23 @@ def _open_with_house(home):
     return records.keys.current_key_id
 
 
-def test_processes_opening_a_new_home_at_once_pin_one_root_and_one_genesis(tmp_path):
+def _append_many(args):
+    home, n = args
+    records = Records.open(home, None, now=1000.0)
+    return [records.ledger.append("output", {"mark_id": records.ledger.reserve_mark(1.0), "voice": "joe"},
+                                  now=2000.0).seq for _ in range(n)]
+
+
+def test_two_processes_appending_at_once_keep_one_valid_chain(home):
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        a, b = pool.map(_append_many, [(home, 150), (home, 150)])
+    assert not set(a) & set(b) and len(set(a) | set(b)) == 300
+    records = _open(home)
+    report = records.ledger.verify()
+    assert report.ok and report.entries == 1 + 4 + 300, report.problems  # genesis, 4 outputs, 300 appended
+
+
+def test_processes_opening_a_new_home_at_once_pin_one_root_and_one_genesis(tmp_path, database_url):
     home = tmp_path / "new"
     with multiprocessing.get_context("spawn").Pool(4) as pool:
         roots = pool.map(_open_with_house, [home] * 4)

@@ -1,7 +1,6 @@
-"""The registry as an attacker with `sqlite3` meets it: every row edited, revived, forged or written
-by hand is refused with its reason, because the signed ledger, not the row, decides."""
-import sqlite3
-
+"""The registry as an attacker with the database's own client meets it: every row edited, revived,
+forged or written by hand is refused with its reason, because the signed ledger, not the row,
+decides. Each test runs on the home's SQLite files and on PostgreSQL."""
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -10,6 +9,9 @@ from consent.errors import ConsentExpired, KeyStoreError, ProfileTampered, Signa
 from consent.keys import RegistryKeys, Signature, key_id_of
 from consent.profiles import VoiceProfile
 from consent.records import Records
+from tests.postgres import edit_records
+
+pytestmark = pytest.mark.usefixtures("database_url")
 
 
 def _open(home):
@@ -29,12 +31,13 @@ def home(tmp_path):
 
 @pytest.fixture
 def registry(home):
-    return _open(home).registry
+    registry = _open(home).registry
+    registry.home = home
+    return registry
 
 
 def _edit(registry, sql, *args):
-    with sqlite3.connect(registry.path) as db:
-        db.execute(sql, args)
+    return edit_records(registry.home, "registry.db", sql, *args)
 
 
 def test_an_active_voice_passes_with_its_verified_record(registry):
@@ -55,9 +58,8 @@ def test_edited_record_is_refused(registry):
 
 
 def test_record_swapped_between_voices_is_refused(registry):
-    with sqlite3.connect(registry.path) as db:
-        joe = db.execute("SELECT record, key_id, signature FROM voices WHERE voice_id = 'joe'").fetchone()
-        db.execute("UPDATE voices SET record = ?, key_id = ?, signature = ? WHERE voice_id = 'heart'", joe)
+    joe = _edit(registry, "SELECT record, key_id, signature FROM voices WHERE voice_id = 'joe'")[0]
+    _edit(registry, "UPDATE voices SET record = ?, key_id = ?, signature = ? WHERE voice_id = 'heart'", *joe)
     with pytest.raises(ProfileTampered, match="holds the signed record of 'joe'"):
         registry.check_at("heart", now=10.0)
 
@@ -102,7 +104,7 @@ def test_a_row_written_by_hand_with_no_registration_in_the_ledger_is_refused(hom
         registry.check_at("profile:ghost", now=10.0)
 
 
-def test_revocation_undone_in_sqlite_stays_revoked(registry):
+def test_revocation_undone_in_the_database_stays_revoked(registry):
     registry.revoke("joe", "speaker withdrew", now=5.0)
     _edit(registry, "UPDATE voices SET revoked_at = NULL, revoked_reason = NULL WHERE voice_id = 'joe'")
     with pytest.raises(VoiceRevoked, match="speaker withdrew.*altered to say active"):
@@ -110,7 +112,7 @@ def test_revocation_undone_in_sqlite_stays_revoked(registry):
     assert registry.status_at("joe", 10.0).status == "revoked"
 
 
-def test_a_revocation_written_only_into_sqlite_fails_closed(registry):
+def test_a_revocation_written_only_into_the_database_fails_closed(registry):
     _edit(registry, "UPDATE voices SET revoked_at = 5.0 WHERE voice_id = 'heart'")
     with pytest.raises(ProfileTampered, match="no signed revocation"):
         registry.check_at("heart", now=10.0)
@@ -153,9 +155,8 @@ def test_a_planted_signing_key_made_current_is_refused_at_open(home):
 
 def test_a_second_root_written_into_the_trust_table_is_refused(home):
     planted = RegistryKeys.open(home / "elsewhere")
-    with sqlite3.connect(home / "registry.db") as db:
-        db.execute("INSERT INTO trusted_keys VALUES (?, ?, NULL, 1.0, NULL)",
-                   (planted.current_key_id, planted.public_key_hex(planted.current_key_id)))
+    edit_records(home, "registry.db", "INSERT INTO trusted_keys VALUES (?, ?, NULL, 1.0, NULL)",
+                 planted.current_key_id, planted.public_key_hex(planted.current_key_id))
     with pytest.raises(KeyStoreError, match="2 root keys"):
         _open(home)
 
@@ -165,9 +166,8 @@ def test_a_forged_introduction_in_the_trust_table_trusts_nothing(home):
     kid = planted.current_key_id
     (home / "keys" / f"{kid}.pub").write_bytes((home / "elsewhere" / f"{kid}.pub").read_bytes())
     root = _open(home).keys.current_key_id
-    with sqlite3.connect(home / "registry.db") as db:
-        db.execute("INSERT INTO trusted_keys VALUES (?, ?, ?, 1.0, ?)",
-                   (kid, planted.public_key_hex(kid), root, planted.sign(b"anything").value))
+    edit_records(home, "registry.db", "INSERT INTO trusted_keys VALUES (?, ?, ?, 1.0, ?)",
+                 kid, planted.public_key_hex(kid), root, planted.sign(b"anything").value)
     records = _open(home)
     assert kid not in records.keys.trusted() and kid in records.keys.untrusted()
     with pytest.raises(SignatureInvalid, match="no trusted key introduced"):

@@ -26,7 +26,7 @@ def _records(tmp_path, outputs: int, name: str = "home"):
     """A home whose ledger holds `outputs` output entries at times 1000 + i, MARK's at 2000."""
     records = Records.open(tmp_path / name, None, now=0.0)
     ledger = records.ledger
-    with ledger._transaction() as db:
+    with ledger.db.write() as db:
         for i in range(outputs):
             ledger._insert(db, "output", {"mark_id": 10_000 + i, "voice": "heart"}, 1000.0 + i, None)
         entry = ledger._insert(db, "output", {"mark_id": MARK, "voice": "joe"}, 2000.0, None)
@@ -106,12 +106,19 @@ def _ledger_steps(records, operation) -> int:
         steps += 1
         return 0
 
-    db = records.ledger._db()
-    db.set_progress_handler(count, 1)
+    from sqlalchemy import event
+
+    def counted(dbapi_connection, *_):
+        dbapi_connection.set_progress_handler(count, 1)
+
+    engine = records.ledger.db.engine
+    engine.dispose()  # every connection the operation takes is a new one, counted
+    event.listen(engine, "connect", counted)
     try:
         operation()
     finally:
-        db.set_progress_handler(None, 1)
+        event.remove(engine, "connect", counted)
+        engine.dispose()
     return steps
 
 

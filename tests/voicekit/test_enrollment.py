@@ -239,7 +239,7 @@ def test_references_over_the_total_limit_are_refused_before_any_check(studio, fo
 
 
 def _edit_record(studio, voice_id, change):
-    with sqlite3.connect(studio.registry.path) as db:
+    with sqlite3.connect(studio.home / "registry.db") as db:
         record = json.loads(db.execute("SELECT record FROM voices WHERE voice_id = ?", (voice_id,)).fetchone()[0])
         change(record)
         db.execute("UPDATE voices SET record = ? WHERE voice_id = ?", (json.dumps(record).encode(), voice_id))
@@ -258,14 +258,14 @@ def test_edited_profile_rows_are_refused(studio, folder, references):
     challenge = challenge_for(studio)
     profile = studio.enroll(challenge.challenge_id, reading(studio, folder, challenge), references,
                             expires_at=studio.clock() + 86400)
-    with sqlite3.connect(studio.registry.path) as db:
+    with sqlite3.connect(studio.home / "registry.db") as db:
         original = db.execute("SELECT record FROM voices WHERE voice_id = ?", (profile.voice_id,)).fetchone()[0]
     for edit in EDITS:
         _edit_record(studio, profile.voice_id, edit)
         with pytest.raises(ProfileTampered, match="does not match its signature"):
             studio.speak("Hello.", voice=profile.voice_id)
         assert studio.registry.status_at(profile.voice_id, studio.clock()).status == "tampered"
-        with sqlite3.connect(studio.registry.path) as db:
+        with sqlite3.connect(studio.home / "registry.db") as db:
             db.execute("UPDATE voices SET record = ? WHERE voice_id = ?", (original, profile.voice_id))
         assert studio.speak("Hello.", voice=profile.voice_id).provenance["body"]["voice"] == profile.voice_id
 
@@ -274,7 +274,7 @@ def test_a_profile_signed_by_a_foreign_key_is_refused(studio, tmp_path):
     foreign = RegistryKeys.open(tmp_path / "foreign-keys")
     profile = VoiceProfile("profile:forged", "clone", "clone", "Forged", "none", ("tts",), studio.clock())
     signature = profile.sign(foreign)
-    with sqlite3.connect(studio.registry.path) as db:
+    with sqlite3.connect(studio.home / "registry.db") as db:
         db.execute("INSERT INTO voices (voice_id, record, key_id, signature) VALUES (?, ?, ?, ?)",
                    (profile.voice_id, profile.canonical(), signature.key_id, signature.value))
     with pytest.raises(ProfileTampered, match="does not hold"):

@@ -53,16 +53,29 @@ def test_calm_is_slower_and_softer(studio, neutral):
     assert level_db(calm) < level_db(neutral["heart"]) - 1.5
 
 
+# Whispered speech is near the recogniser's limit: which words it gets wrong changes with the mark
+# each release carries (joe's second sentence: 1 or 5 of 13 words wrong; the first alone, 4 of 14
+# in 200 releases, failed a 0.35 bound once in CI at 5). Over these three sentences, 15 releases
+# each: joe 7 (8 times) or 11 (7 times) of 38 words wrong, heart 1 every time; the bound, 0.35 of
+# 38, allows 13.
+WHISPERED = [SENTENCE, "The children walked home slowly along the river, talking about the game.",
+             "Please call me back tomorrow morning if the train is late again."]
+
+
 @pytest.mark.parametrize("voice", ["heart", "joe"])
 def test_whisper_has_no_voicing_and_is_still_understood(studio, neutral, voice):
     from consent.statement import StatementChecker
     from voicekit.cloning.fit import word_errors
 
-    whisper = studio.speak(SENTENCE, voice=voice, style="whisper")
     assert voiced_share(neutral[voice]) > 0.5
-    assert voiced_share(whisper) < 0.15
-    heard = StatementChecker().transcribe(resample(whisper.audio, whisper.sample_rate, 16000))
-    errors, words = word_errors(SENTENCE, heard)
+    errors = words = 0
+    heard = []
+    for sentence in WHISPERED:
+        whisper = studio.speak(sentence, voice=voice, style="whisper")
+        assert voiced_share(whisper) < 0.15
+        heard.append(StatementChecker().transcribe(resample(whisper.audio, whisper.sample_rate, 16000)))
+        wrong, count = word_errors(sentence, heard[-1])
+        errors, words = errors + wrong, words + count
     assert errors / words <= 0.35, heard
 
 

@@ -36,6 +36,15 @@ def register(commands) -> None:
     repair.add_argument("--json", action="store_true")
     repair.set_defaults(run=_repair)
 
+    db = commands.add_parser("db", help="the records' database server (VOICEKIT_DATABASE_URL)")
+    db_commands = db.add_subparsers(dest="db_command", required=True, parser_class=type(db))
+    upgrade = db_commands.add_parser("upgrade", help="migrate the server's schema to this version's")
+    status = db_commands.add_parser("status", help="the server's schema revision and this version's")
+    for parser in (upgrade, status):
+        parser.add_argument("--url", help="the server (default: VOICEKIT_DATABASE_URL)")
+        parser.add_argument("--json", action="store_true")
+        parser.set_defaults(run=_db)
+
     api_keys = commands.add_parser("api-keys", help="keys for the HTTP service")
     api_key_commands = api_keys.add_subparsers(dest="api_keys_command", required=True, parser_class=type(api_keys))
     create = api_key_commands.add_parser("create", help="a new key; its secret is shown once")
@@ -51,6 +60,30 @@ def register(commands) -> None:
     key_revoke.add_argument("--json", action="store_true")
     for parser in (create, listing, key_revoke):
         parser.set_defaults(run=_api_keys)
+
+
+def _db(args: argparse.Namespace) -> int:
+    """Runs without opening the records: on an unmigrated server they cannot be opened."""
+    from consent.database import DATABASE_URL_ENV, Database, database_url
+    from consent.errors import BadInput
+    from consent.migrations import current_revision, head_revision, upgrade
+
+    url = args.url or database_url()
+    if url is None:
+        raise BadInput(f"no database server: set {DATABASE_URL_ENV} or pass --url (the home's own SQLite "
+                       "files need no migrating)")
+    database = Database(url)
+    if args.db_command == "upgrade":
+        before, after = upgrade(database)
+        show({"database": database.name, "from": before, "to": after}, args.json,
+             f"{database.name}: schema {before or 'none'} -> {after}" if before != after
+             else f"{database.name}: schema already at {after}")
+        return EXIT_OK
+    current, head = current_revision(database), head_revision()
+    show({"database": database.name, "current": current, "head": head, "up_to_date": current == head}, args.json,
+         f"{database.name}: schema {current or 'none'}; this version needs {head}"
+         + ("" if current == head else " (run `voicekit db upgrade`)"))
+    return EXIT_OK
 
 
 def _rotate(args: argparse.Namespace) -> int:
@@ -128,7 +161,7 @@ def _api_keys(args: argparse.Namespace) -> int:
     from consent.access import AccessControl
 
     s = studio(args)
-    access = AccessControl(s.home / "registry.db", s.ledger)
+    access = AccessControl(s.registry.db, s.ledger)
     if args.api_keys_command == "create":
         key, secret = access.create_key(args.owner, scopes(args.scopes), s.clock(), args.rate_limit)
         show(key.as_dict() | {"key": secret}, args.json,

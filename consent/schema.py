@@ -1,0 +1,127 @@
+"""The records' tables, declared once for SQLite and PostgreSQL. Times are Unix seconds in double
+precision (a ledger entry's time is hashed: a 4-byte REAL on PostgreSQL would round it and break its
+hash); sequence numbers and watermark payloads (32 unsigned bits) are 64-bit integers.
+
+The embedded files are made from these declarations; a server from the Alembic revisions in
+`consent/migrations`, which must produce the same tables (tests/consent/test_database.py compares).
+"""
+from __future__ import annotations
+
+from sqlalchemy import (
+                        BigInteger,
+                        CheckConstraint,
+                        Column,
+                        Double,
+                        Index,
+                        Integer,
+                        LargeBinary,
+                        MetaData,
+                        PrimaryKeyConstraint,
+                        Table,
+                        Text,
+                        text,
+)
+
+metadata = MetaData()
+# SQLite's INTEGER PRIMARY KEY is the row id (its B-tree key); PostgreSQL's 64-bit integer.
+_KEY = BigInteger().with_variant(Integer(), "sqlite")
+
+entries = Table(
+    "entries", metadata,
+    Column("seq", _KEY, primary_key=True, autoincrement=False),
+    Column("prev", Text, nullable=False),
+    Column("time", Double, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("hash", Text, nullable=False),
+    Column("key_id", Text, nullable=False),
+    Column("signature", Text, nullable=False),
+    # what a state change is about: a voice id, 'api-key <id>', 'access <voice> <owner>', 'key <id>'
+    Column("subject", Text),
+    Column("voice", Text),  # outputs: the voice that spoke
+    Column("mark_id", BigInteger),  # outputs: the watermark payload
+)
+Index("entries_by_subject", entries.c.subject, entries.c.seq,
+      sqlite_where=text("subject IS NOT NULL"), postgresql_where=text("subject IS NOT NULL"))
+Index("entries_by_mark", entries.c.mark_id,
+      sqlite_where=text("mark_id IS NOT NULL"), postgresql_where=text("mark_id IS NOT NULL"))
+Index("entries_by_kind", entries.c.kind, entries.c.time)
+Index("entries_by_voice", entries.c.voice, entries.c.time,
+      sqlite_where=text("voice IS NOT NULL"), postgresql_where=text("voice IS NOT NULL"))
+
+marks = Table(
+    "marks", metadata,
+    Column("mark_id", _KEY, primary_key=True, autoincrement=False),
+    Column("reserved_at", Double, nullable=False),
+)
+
+damage = Table(
+    "damage", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("problems", Text, nullable=False),
+    CheckConstraint("id = 1", name="damage_single_row"),
+)
+
+ledger_witness = Table(
+    "ledger_witness", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", Text, nullable=False),
+    Column("key_id", Text, nullable=False),
+    Column("signature", Text, nullable=False),
+    CheckConstraint("id = 1", name="ledger_witness_single_row"),
+)
+
+trusted_keys = Table(
+    "trusted_keys", metadata,
+    Column("key_id", Text, primary_key=True),
+    Column("public_key", Text, nullable=False),
+    Column("introduced_by", Text),  # NULL for the root
+    Column("introduced_at", Double, nullable=False),
+    Column("signature", Text),  # the introducer's signature over the introduction
+)
+
+voices = Table(
+    "voices", metadata,
+    Column("voice_id", Text, primary_key=True),
+    Column("record", LargeBinary, nullable=False),
+    Column("key_id", Text, nullable=False),
+    Column("signature", Text, nullable=False),
+    Column("revoked_at", Double),
+    Column("revoked_reason", Text),
+)
+
+challenges = Table(
+    "challenges", metadata,
+    Column("challenge_id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("phrase", Text, nullable=False),
+    Column("nonce", Text, nullable=False),
+    Column("issued_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),
+    Column("used_at", Double),
+    Column("failed_attempts", Integer, nullable=False, server_default=text("0")),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("key_id", Text, primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("secret_sha256", Text, nullable=False),
+    Column("rate_per_minute", Integer, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("revoked_at", Double),
+)
+
+voice_access = Table(
+    "voice_access", metadata,
+    Column("voice_id", Text, nullable=False),
+    Column("owner", Text, nullable=False),
+    Column("relation", Text, nullable=False),  # "owner" (enrolled it) or "grant"
+    Column("since", Double, nullable=False),
+    PrimaryKeyConstraint("voice_id", "owner"),
+)
+
+LEDGER = (entries, marks, damage)
+REGISTRY = (ledger_witness, trusted_keys, voices, challenges, api_keys, voice_access)
