@@ -24,7 +24,6 @@ import secrets
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from consent import schema
 from consent.database import Database
 from consent.errors import ApiKeyInvalid, InvalidRecordRequest, SignatureInvalid, UnknownApiKey
 from consent.ledger import Ledger
@@ -63,7 +62,7 @@ class AccessControl:
     def __init__(self, where: Path | Database, ledger: Ledger) -> None:
         self.db = Database.of(where)
         self.ledger = ledger
-        self.db.create([schema.api_keys, schema.voice_access])
+        self.db.create(("api_keys", "voice_access"))
 
     def create_key(self, owner: str, scopes: tuple[str, ...], now: float,
                    rate_per_minute: int = DEFAULT_RATE_PER_MINUTE) -> tuple[ApiKey, str]:

@@ -2,35 +2,35 @@
 servers), or one database server named by URL (`VOICEKIT_DATABASE_URL`, any SQLAlchemy URL;
 PostgreSQL through psycopg 3 is the one we test), shared by every process and machine of a fleet.
 
-The stores (ledger, witness, trust, registry, access) speak SQL through `Database.read` and
-`Database.write`; what differs between the two is kept here:
+The stores (ledger, witness, trust, registry, access) write their SQL once, with named `:parameters`,
+and run it through `Database.read` and `Database.write`; what differs between the two is kept here:
+- connections: an embedded file is opened with the standard library's sqlite3, one connection per
+  thread, and SQLAlchemy is not even imported (it costs a CLI command 0.4 s, and its result layer
+  made a one-row lookup ten times slower); a server goes through SQLAlchemy's pool, and statements
+  run on the driver's own cursor, in its parameter style;
 - serialising writers: SQLite's `BEGIN IMMEDIATE` takes the file's one write lock; on a server a
   write that must be serialised (a ledger append) takes a transaction-scoped advisory lock, so one
   append at a time runs across every process, and the lock goes with the transaction;
-- the schema: the embedded files create their tables when first opened (`consent.schema`); a server
-  is migrated by `voicekit db upgrade` (Alembic), and opening one that is not at the current
-  revision is refused with that command named, never migrated behind an operator's back.
+- the schema: an embedded file gets its missing tables when opened (`consent.schema`); a server is
+  migrated by `voicekit db upgrade` (Alembic), and opening one that is not at the current revision
+  is refused with that command named, never migrated behind an operator's back.
 """
 from __future__ import annotations
 
 import os
+import sqlite3
+import threading
 import zlib
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import Connection, Table, create_engine, event, make_url, text
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
-
 from consent.atomic import create_private
-from consent.errors import DatabaseUnavailable
+from consent.errors import DatabaseUnavailable, DuplicateKey
 
 DATABASE_URL_ENV = "VOICEKIT_DATABASE_URL"
 POOL_SIZE = 16  # connections one process keeps to a server: the API's worker threads, and a few more
-
-__all__ = ["Database", "IntegrityError", "DATABASE_URL_ENV", "database_url"]
 
 
 def database_url() -> str | None:
@@ -39,52 +39,55 @@ def database_url() -> str | None:
 
 
 class Session:
-    """One connection, with SQL written once for both databases (named `:parameters`). Statements
-    run on the driver's own cursor: the ledger's lookups sit on every release's path, and going
-    through SQLAlchemy's result layer made a one-row lookup ten times slower (bench/README.md)."""
+    """A DB-API connection that runs SQL written with named `:parameters` in its driver's style."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Any, style: Any = None, server: bool = False) -> None:
         self.connection = connection
-        self._dialect = connection.dialect
+        self._style = style  # a SQLAlchemy dialect when the driver does not take `:name`
+        self._server = server
+        self._duplicate = sqlite3.IntegrityError if style is None else style.dbapi.IntegrityError
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> Any:
         """The driver's cursor after running `sql` (fetchone, fetchall, iteration, rowcount).
-        Raises IntegrityError for a duplicate key, whichever the driver."""
-        cursor = self.connection.connection.cursor()
+        Raises DuplicateKey for a duplicate key, whichever the driver."""
+        cursor = self.connection.cursor()
         try:
-            cursor.execute(_driver_sql(sql, self._dialect), params or {})
-        except self._dialect.dbapi.IntegrityError as e:
-            raise IntegrityError(sql, params, e) from None
+            cursor.execute(self._sql(sql), params or {})
+        except self._duplicate as e:
+            raise DuplicateKey(str(e)) from None
         return cursor
 
     def stream(self, sql: str, params: dict[str, Any], rows_per_fetch: int) -> Iterator[tuple]:
         """The rows of a long read, `rows_per_fetch` at a time (a server-side cursor on a server)."""
-        raw = self.connection.connection
-        if self._dialect.name == "postgresql":
-            cursor = raw.driver_connection.cursor(name=f"voicekit_{id(self)}")
+        if self._server:
+            cursor = self.connection.driver_connection.cursor(name=f"voicekit_{id(self)}")
             cursor.itersize = rows_per_fetch
         else:
-            cursor = raw.cursor()
-        cursor.execute(_driver_sql(sql, self._dialect), params)
+            cursor = self.connection.cursor()
+            cursor.arraysize = rows_per_fetch
+        cursor.execute(self._sql(sql), params)
         yield from cursor
+
+    def _sql(self, sql: str) -> str:
+        return sql if self._style is None else _driver_sql(sql, self._style)
 
 
 class Database:
-    """url: an SQLAlchemy URL. `Database.file(path)` for an embedded SQLite file (created 0600)."""
+    """url: an SQLAlchemy URL of a server. `Database.file(path)` for an embedded SQLite file."""
 
-    def __init__(self, url: str, *, private_file: Path | None = None) -> None:
+    def __init__(self, url: str) -> None:
+        from sqlalchemy import create_engine, make_url
+        from sqlalchemy.exc import ArgumentError
+
         try:
             parsed = make_url(url)
         except ArgumentError as e:
             raise DatabaseUnavailable(f"{DATABASE_URL_ENV} is not a database URL ({e})") from None
         if parsed.drivername in ("postgresql", "postgres"):
             parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3, the driver we ship
-        self.url = parsed
+        self.url, self.path = parsed, None
         self.dialect = parsed.get_backend_name()
-        self.embedded = private_file is not None
         self._schema_checked = False
-        if private_file is not None:
-            create_private(private_file)  # 0600, and so SQLite's -wal and -shm
         try:
             if self.dialect == "sqlite":
                 self.engine = create_engine(parsed, connect_args={"timeout": 60, "check_same_thread": False})
@@ -92,12 +95,16 @@ class Database:
             else:
                 self.engine = create_engine(parsed, pool_size=POOL_SIZE, max_overflow=POOL_SIZE, pool_pre_ping=True)
         except (ArgumentError, ImportError) as e:
-            raise DatabaseUnavailable(f"cannot use database {parsed.render_as_string(hide_password=True)}: "
-                                      f"{e}") from None
+            raise DatabaseUnavailable(f"cannot use database {self.name}: {e}") from None
 
     @classmethod
     def file(cls, path: Path) -> "Database":
-        return cls(f"sqlite:///{Path(path)}", private_file=Path(path))
+        """The embedded SQLite file at `path` (created 0600 on first use, and so its -wal and -shm)."""
+        database = cls.__new__(cls)
+        database.url, database.path, database.dialect = None, Path(path), "sqlite"
+        database._local = threading.local()
+        create_private(database.path)
+        return database
 
     @classmethod
     def of(cls, where: "Path | str | Database") -> "Database":
@@ -105,9 +112,13 @@ class Database:
         return where if isinstance(where, Database) else cls.file(Path(where))
 
     @property
+    def embedded(self) -> bool:
+        return self.path is not None
+
+    @property
     def name(self) -> str:
-        """The URL without its password, for messages."""
-        return self.url.render_as_string(hide_password=True)
+        """The file, or the URL without its password, for messages."""
+        return str(self.path) if self.embedded else self.url.render_as_string(hide_password=True)
 
     def __repr__(self) -> str:
         return f"Database({self.name!r})"
@@ -116,21 +127,93 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A connection for reading (readers never wait on a writer)."""
+        if self.embedded:
+            yield Session(self._file_connection())
+            return
         with self._connect() as connection:
+            yield self._session(connection)
+
+    @contextmanager
+    def scan(self) -> Iterator[Session]:
+        """A connection for a long read (Session.stream) that this thread may write beside: on an
+        embedded file a connection of its own, closed at the end."""
+        if not self.embedded:
+            with self.read() as session:
+                yield session
+            return
+        connection = sqlite3.connect(self.path, timeout=60)
+        try:
             yield Session(connection)
+        finally:
+            connection.close()
 
     @contextmanager
     def write(self, serialise: str | None = None) -> Iterator[Session]:
         """One transaction, committed when the block ends and rolled back if it raises. serialise:
         a name; writers under one name run one at a time across every process (SQLite: every
         write transaction takes the file's lock at its start anyway)."""
+        if self.embedded:
+            connection = self._file_connection()
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield Session(connection)
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+            return
+        from sqlalchemy import text
+
         with self._connect(write=True) as connection, connection.begin():
             if serialise is not None and self.dialect == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(serialise)})
-            yield Session(connection)
+            yield self._session(connection)
 
     @contextmanager
-    def _connect(self, write: bool = False) -> Iterator[Connection]:
+    def exclusive(self, name: str) -> Iterator[None]:
+        """One process at a time in the block, across every process using this server (a session
+        advisory lock, released at the end); embedded files: nothing (the home's lock file serves)."""
+        if self.dialect != "postgresql":
+            yield
+            return
+        from sqlalchemy import text
+
+        key = {"key": _lock_key(name)}
+        with self._connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), key)
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), key)
+
+    def close(self) -> None:
+        """Close this thread's connection to an embedded file, or a server's pool."""
+        if self.embedded:
+            connection = getattr(self._local, "connection", None)
+            if connection is not None:
+                connection.close()
+                del self._local.connection
+        else:
+            self.engine.dispose()
+
+    def _file_connection(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            connection.execute("PRAGMA journal_mode=WAL")  # reads never wait on a writer
+            connection.execute("PRAGMA synchronous=FULL")  # a committed entry survives a power cut
+            self._local.connection = connection
+        return connection
+
+    def _session(self, connection: Any) -> Session:
+        dialect = connection.dialect  # sqlite3 takes `:name` as it is
+        return Session(connection.connection, None if dialect.name == "sqlite" else dialect,
+                       server=dialect.name == "postgresql")
+
+    @contextmanager
+    def _connect(self, write: bool = False) -> Iterator[Any]:
+        from sqlalchemy.exc import OperationalError
+
         try:
             connection = self.engine.connect()
         except OperationalError as e:
@@ -141,27 +224,22 @@ class Database:
                 connection.execution_options(voicekit_write=True)
             yield connection
 
-    @contextmanager
-    def exclusive(self, name: str) -> Iterator[None]:
-        """One process at a time in the block, across every process using this server (a session
-        advisory lock, released at the end); embedded files: nothing (the home's lock file serves)."""
-        if self.dialect != "postgresql":
-            yield
-            return
-        key = {"key": _lock_key(name)}
-        with self._connect() as connection:
-            connection.execute(text("SELECT pg_advisory_lock(:key)"), key)
-            try:
-                yield
-            finally:
-                connection.execute(text("SELECT pg_advisory_unlock(:key)"), key)
-
     # -- schema -----------------------------------------------------------------------------------
-    def create(self, tables: Sequence[Table]) -> None:
-        """An embedded file's tables, created if missing; a server's are Alembic's: checked (once
-        per process) to be at this version's revision."""
+    def create(self, tables: Sequence[str]) -> None:
+        """An embedded file's missing tables (named in `consent.schema`), created: SQLAlchemy is
+        imported only then, on a home's first open. A server's are Alembic's: checked, once per
+        process, to be at this version's revision."""
         if self.embedded:
-            tables[0].metadata.create_all(self.engine, tables=list(tables))
+            have = {row[0] for row in self._file_connection().execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not set(tables) <= have:
+                from sqlalchemy import create_engine
+
+                from consent.schema import metadata
+
+                engine = create_engine(f"sqlite:///{self.path}")
+                metadata.create_all(engine, tables=[metadata.tables[name] for name in tables])
+                engine.dispose()
         elif not self._schema_checked:
             from consent.migrations import require_current
 
@@ -171,10 +249,10 @@ class Database:
 
 @lru_cache(maxsize=256)
 def _driver_sql(sql: str, dialect: Any) -> str:
-    """`sql` in the driver's own parameter style: SQLite takes `:name` as it is; any other driver
-    gets SQLAlchemy's compilation of it (psycopg: `%(name)s`), once per statement."""
-    if dialect.name == "sqlite":
-        return sql
+    """`sql` in the driver's own parameter style (psycopg: `%(name)s`), compiled by SQLAlchemy once
+    per statement."""
+    from sqlalchemy import text
+
     return str(text(sql).compile(dialect=dialect))
 
 
@@ -183,12 +261,12 @@ def _lock_key(name: str) -> int:
     return zlib.crc32(name.encode("utf-8"))
 
 
-def _sqlite_transactions(engine: Engine) -> None:
-    """pysqlite's own BEGIN handling replaced by ours: a write transaction begins IMMEDIATE (takes
-    the write lock at once, so two appends never both read the same last entry); a read runs each
-    statement on its own (SQLite's autocommit: no BEGIN and ROLLBACK around a one-row lookup).
-    The pragmas are the ones the stores always used: WAL (reads never wait on a writer) and
-    synchronous FULL (a committed entry survives a power cut)."""
+def _sqlite_transactions(engine: Any) -> None:
+    """A server-style SQLite URL (one file for every store, as a test of the server path): pysqlite's
+    own BEGIN handling replaced, so that a write transaction begins IMMEDIATE (takes the write lock
+    at once: two appends never both read the same last entry) and a read runs each statement on its
+    own; WAL and synchronous FULL as for the embedded files."""
+    from sqlalchemy import event
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -197,6 +275,6 @@ def _sqlite_transactions(engine: Engine) -> None:
         dbapi_connection.execute("PRAGMA synchronous=FULL")
 
     @event.listens_for(engine, "begin")
-    def _begin(connection: Connection) -> None:
+    def _begin(connection: Any) -> None:
         if connection.get_execution_options().get("voicekit_write", False):
             connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -157,6 +157,11 @@ class InvalidRecordRequest(BadInput):
     voice id that is already registered."""
 
 
+class DuplicateKey(VoicekitError):
+    """A row with that key is already stored (a drawn mark id, a voice id): the store that tried
+    draws again or turns it into its own refusal; never shown as it is."""
+
+
 class DatabaseUnavailable(VoicekitError):
     """The records' database cannot be used: unreachable, a bad URL, or a server whose schema is not
     at the revision this version needs (`voicekit db upgrade`). Nothing was read or written."""

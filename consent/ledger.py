@@ -26,10 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Protocol
 
-from consent import schema
 from consent.canonical import canonical_bytes
-from consent.database import Database, IntegrityError, Session
-from consent.errors import CheckpointInvalid, LedgerBroken, LedgerCorrupt, SignatureInvalid
+from consent.database import Database, Session
+from consent.errors import CheckpointInvalid, DuplicateKey, LedgerBroken, LedgerCorrupt, SignatureInvalid
 from consent.keys import RegistryKeys, Signature
 
 GENESIS = "0" * 64
@@ -117,13 +116,13 @@ class Ledger:
         self.witness = witness
         if isinstance(where, Database):
             self.directory, self.db = None, where
-            self.db.create(schema.LEDGER)
+            self.db.create(("entries", "marks", "damage"))
             return
         self.directory = Path(where)
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         existed = (self.directory / "ledger.db").exists()
         self.db = Database.file(self.directory / "ledger.db")
-        self.db.create(schema.LEDGER)
+        self.db.create(("entries", "marks", "damage"))
         if not existed:
             legacy = self.directory / "entries.jsonl"
             if legacy.exists():
@@ -200,7 +199,7 @@ class Ledger:
                     db.execute("INSERT INTO marks (mark_id, reserved_at) VALUES (:mark, :now)",
                                {"mark": candidate, "now": now})
                 return candidate
-            except IntegrityError:
+            except DuplicateKey:
                 continue
 
     # -- reading ----------------------------------------------------------------------------------
@@ -287,7 +286,7 @@ class Ledger:
 
     def entries(self, start: int = 0) -> Iterator[LedgerEntry]:
         """Entries in order from `start`, parsed but not verified (use `verify` for that)."""
-        with self.db.read() as db:
+        with self.db.scan() as db:
             for row in db.stream(f"SELECT {_COLUMNS} FROM entries WHERE seq >= :start ORDER BY seq",
                                  {"start": start}, ENTRIES_PER_FETCH):
                 try:
@@ -411,7 +410,7 @@ class Ledger:
             try:
                 entries.append(LedgerEntry.from_dict(json.loads(line)))
             except (ValueError, KeyError, TypeError) as e:
-                self.db.engine.dispose()
+                self.db.close()
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{self.directory / 'ledger.db'}{suffix}").unlink(missing_ok=True)
                 raise LedgerCorrupt(f"line {number} of {legacy} is not a ledger entry; nothing was imported "

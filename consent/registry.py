@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from consent import schema
 from consent.canonical import canonical_bytes
 from consent.challenges import Challenge
-from consent.database import Database, IntegrityError
+from consent.database import Database
 from consent.errors import (
     ChallengeInvalid,
     ConsentExpired,
+    DuplicateKey,
     InvalidRecordRequest,
     LedgerBroken,
     ProfileTampered,
@@ -48,7 +48,7 @@ class LedgerWitness:
     def __init__(self, where: Path | Database, keys: RegistryKeys) -> None:
         self.db = Database.of(where)
         self.keys = keys
-        self.db.create([schema.ledger_witness])
+        self.db.create(("ledger_witness",))
 
     def read(self) -> tuple[int, str] | None:
         with self.db.read() as db:
@@ -89,7 +89,7 @@ class Registry:
         self.db = Database.of(where)
         self.keys = keys
         self.ledger = ledger
-        self.db.create([schema.voices, schema.challenges])
+        self.db.create(("voices", "challenges"))
 
     def register(self, profile: VoiceProfile, now: float, kind: str = "voice-registered",
                  details: dict[str, Any] | None = None, challenge_id: str | None = None) -> None:
@@ -118,7 +118,7 @@ class Registry:
                            "VALUES (:id, :record, :key_id, :signature)",
                            {"id": profile.voice_id, "record": profile.canonical(), "key_id": signature.key_id,
                             "signature": signature.value})
-        except IntegrityError as e:
+        except DuplicateKey as e:
             raise InvalidRecordRequest(f"voice {profile.voice_id!r} is already registered") from e
 
     def revoke(self, voice_id: str, reason: str, now: float) -> None:

@@ -122,6 +122,3 @@ voice_access = Table(
     Column("since", Double, nullable=False),
     PrimaryKeyConstraint("voice_id", "owner"),
 )
-
-LEDGER = (entries, marks, damage)
-REGISTRY = (ledger_witness, trusted_keys, voices, challenges, api_keys, voice_access)

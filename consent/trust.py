@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from consent import schema
 from consent.canonical import canonical_bytes
 from consent.database import Database
 from consent.errors import KeyStoreError, SignatureInvalid
@@ -26,7 +25,7 @@ class TrustStore:
 
     def __init__(self, where: Path | Database) -> None:
         self.db = Database.of(where)
-        self.db.create([schema.trusted_keys])
+        self.db.create(("trusted_keys",))
 
     def _rows(self) -> list[tuple]:
         with self.db.read() as db:

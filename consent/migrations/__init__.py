@@ -31,8 +31,8 @@ def head_revision() -> str:
 def current_revision(database: "Database") -> str | None:
     from alembic.runtime.migration import MigrationContext
 
-    with database.read() as session:
-        return MigrationContext.configure(session.connection).get_current_revision()
+    with database._connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
 
 
 def upgrade(database: "Database") -> tuple[str | None, str]:

@@ -106,19 +106,13 @@ def _ledger_steps(records, operation) -> int:
         steps += 1
         return 0
 
-    from sqlalchemy import event
-
-    def counted(dbapi_connection, *_):
-        dbapi_connection.set_progress_handler(count, 1)
-
-    engine = records.ledger.db.engine
-    engine.dispose()  # every connection the operation takes is a new one, counted
-    event.listen(engine, "connect", counted)
+    with records.ledger.db.read() as session:  # this thread's connection, which the operation uses
+        db = session.connection
+    db.set_progress_handler(count, 1)
     try:
         operation()
     finally:
-        event.remove(engine, "connect", counted)
-        engine.dispose()
+        db.set_progress_handler(None, 1)
     return steps
 
 
