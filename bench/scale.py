@@ -163,7 +163,8 @@ def main() -> None:
         row = measure(studio, home, files)
         row["seed_seconds"] = round(seeded, 1)
         if not args.database_url:
-            row["ledger_db_mb"] = round(sum(f.stat().st_size for f in (home / "ledger").glob("ledger.db*")) / 2 ** 20, 1)
+            files = (home / "ledger").glob("ledger.db*")
+            row["ledger_db_mb"] = round(sum(f.stat().st_size for f in files) / 2 ** 20, 1)
         rows.append(row)
         print(json.dumps(row), flush=True)
 
