@@ -82,7 +82,8 @@ class Database:
         try:
             parsed = make_url(url)
         except ArgumentError as e:
-            raise DatabaseUnavailable(f"{DATABASE_URL_ENV} is not a database URL ({e})") from None
+            raise DatabaseUnavailable(f"the server named (by {DATABASE_URL_ENV} or --url) is not a database URL "
+                                      f"({e})") from None
         if parsed.drivername in ("postgresql", "postgres"):
             parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3, the driver we ship
         self.url, self.path = parsed, None
