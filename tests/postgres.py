@@ -37,24 +37,30 @@ class PostgresServer:
         self._run(_bin("pg_ctl"), "-D", str(data), "-l", str(self.folder / "log"), "-w", "start", "-o",
                   f"-k {self.folder} -c listen_addresses='' -c fsync=off -c max_connections=200")
         self.admin_url = self.url("postgres")
+        self._template: str | None = None
 
     def url(self, database: str) -> str:
         return f"postgresql+psycopg://voicekit@/{database}?host={self.folder}"
 
     def new_database(self, migrated: bool = True) -> str:
-        """The URL of a new database: empty, or (migrated) at the current schema revision."""
-        from consent.database import Database
-        from consent.migrations import upgrade
-
+        """The URL of a new database: empty, or (migrated) at the current schema revision, copied
+        from a template migrated once (CREATE DATABASE ... TEMPLATE: no migration per test)."""
         name = f"t{os.getpid()}_{next(_counter)}"
-        self._run(_bin("createdb"), "-h", str(self.folder), "-U", "voicekit", name)
-        url = self.url(name)
-        if not migrated:
-            return url
-        database = Database(url)
-        upgrade(database)
-        database.engine.dispose()
-        return url
+        template = ["-T", self._migrated_template()] if migrated else []
+        self._run(_bin("createdb"), "-h", str(self.folder), "-U", "voicekit", *template, name)
+        return self.url(name)
+
+    def _migrated_template(self) -> str:
+        if self._template is None:
+            from consent.database import Database
+            from consent.migrations import upgrade
+
+            self._run(_bin("createdb"), "-h", str(self.folder), "-U", "voicekit", "migrated")
+            database = Database(self.url("migrated"))
+            upgrade(database)
+            database.engine.dispose()
+            self._template = "migrated"
+        return self._template
 
     def stop(self) -> None:
         self._run(_bin("pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate", "stop")
