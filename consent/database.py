@@ -41,10 +41,9 @@ def database_url() -> str | None:
 class Session:
     """A DB-API connection that runs SQL written with named `:parameters` in its driver's style."""
 
-    def __init__(self, connection: Any, style: Any = None, server: bool = False) -> None:
+    def __init__(self, connection: Any, style: Any = None) -> None:
         self.connection = connection
         self._style = style  # a SQLAlchemy dialect when the driver does not take `:name`
-        self._server = server
         self._duplicate = sqlite3.IntegrityError if style is None else style.dbapi.IntegrityError
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> Any:
@@ -59,12 +58,11 @@ class Session:
 
     def stream(self, sql: str, params: dict[str, Any], rows_per_fetch: int) -> Iterator[tuple]:
         """The rows of a long read, `rows_per_fetch` at a time (a server-side cursor on a server)."""
-        if self._server:
+        if self._style is not None and self._style.name == "postgresql":
             cursor = self.connection.driver_connection.cursor(name=f"voicekit_{id(self)}")
             cursor.itersize = rows_per_fetch
         else:
             cursor = self.connection.cursor()
-            cursor.arraysize = rows_per_fetch
         cursor.execute(self._sql(sql), params)
         yield from cursor
 
@@ -131,7 +129,7 @@ class Database:
         if self.embedded:
             yield Session(self._file_connection())
             return
-        with self._connect() as connection:
+        with self.connect() as connection:
             yield self._session(connection)
 
     @contextmanager
@@ -165,7 +163,7 @@ class Database:
             return
         from sqlalchemy import text
 
-        with self._connect(write=True) as connection, connection.begin():
+        with self.connect(write=True) as connection, connection.begin():
             if serialise is not None and self.dialect == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(serialise)})
             yield self._session(connection)
@@ -180,7 +178,7 @@ class Database:
         from sqlalchemy import text
 
         key = {"key": _lock_key(name)}
-        with self._connect() as connection:
+        with self.connect() as connection:
             connection.execute(text("SELECT pg_advisory_lock(:key)"), key)
             try:
                 yield
@@ -208,11 +206,11 @@ class Database:
 
     def _session(self, connection: Any) -> Session:
         dialect = connection.dialect  # sqlite3 takes `:name` as it is
-        return Session(connection.connection, None if dialect.name == "sqlite" else dialect,
-                       server=dialect.name == "postgresql")
+        return Session(connection.connection, None if dialect.name == "sqlite" else dialect)
 
     @contextmanager
-    def _connect(self, write: bool = False) -> Iterator[Any]:
+    def connect(self, write: bool = False) -> Iterator[Any]:
+        """A server's SQLAlchemy connection from the pool; DatabaseUnavailable when unreachable."""
         from sqlalchemy.exc import OperationalError
 
         try:

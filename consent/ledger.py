@@ -115,13 +115,12 @@ class Ledger:
         self.keys = keys
         self.witness = witness
         if isinstance(where, Database):
-            self.directory, self.db = None, where
-            self.db.create(("entries", "marks", "damage"))
-            return
-        self.directory = Path(where)
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        existed = (self.directory / "ledger.db").exists()
-        self.db = Database.file(self.directory / "ledger.db")
+            self.directory, self.db, existed = None, where, True
+        else:
+            self.directory = Path(where)
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            existed = (self.directory / "ledger.db").exists()
+            self.db = Database.file(self.directory / "ledger.db")
         self.db.create(("entries", "marks", "damage"))
         if not existed:
             legacy = self.directory / "entries.jsonl"

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from consent.database import Database
 
 
-def _config(database: "Database", connection=None):
+def _config(connection=None):
     from alembic.config import Config
 
     config = Config()
@@ -25,13 +25,13 @@ def _config(database: "Database", connection=None):
 def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(_config(None)).get_current_head()  # type: ignore[arg-type]
+    return ScriptDirectory.from_config(_config()).get_current_head()
 
 
 def current_revision(database: "Database") -> str | None:
     from alembic.runtime.migration import MigrationContext
 
-    with database._connect() as connection:
+    with database.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
@@ -41,7 +41,7 @@ def upgrade(database: "Database") -> tuple[str | None, str]:
 
     before = current_revision(database)
     with database.engine.begin() as connection:
-        command.upgrade(_config(database, connection), "head")
+        command.upgrade(_config(connection), "head")
     return before, head_revision()
 
 
