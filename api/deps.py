@@ -35,6 +35,17 @@ class Service:
     audits: Audits
     songs: Songs
 
+    @classmethod
+    def open(cls, settings: ServiceSettings) -> "Service":
+        """The studio (its house voice loaded) and the job stores, on the records' database server
+        when there is one: the API process and every worker build the same."""
+        studio = Studio(settings.home, settings.passphrase)
+        studio.engine("heart")  # the house voice loads before the service reports ready
+        jobs = studio.job_database
+        return cls(settings, studio, AccessControl(studio.registry.db, studio.ledger), RateLimiter(),
+                   RenderSlots(settings.speech_slots, settings.slot_wait_s), Narrations(studio.home / "audiobooks", jobs),
+                   Audits(studio.home / "audits", jobs), Songs(studio.home / "songs", jobs))
+
     def caller(self, key: ApiKey) -> "KeyCaller":
         """Who the studio serves for a request made with `key`."""
         return KeyCaller(self.access, key)

@@ -12,14 +12,9 @@ from fastapi import FastAPI
 from api import problems
 from api.deps import Service
 from api.jobs import AuditRunner, NarrationRunner, SongRunner
-from api.limits import BodyLimit, RateLimiter, RenderSlots
+from api.limits import BodyLimit
 from api.routers import audiobooks, audit, health, keys, profiles, singing, songs, speech, voices
 from api.settings import ServiceSettings
-from consent.access import AccessControl
-from voicekit.audiobook import Narrations
-from voicekit.audits import Audits
-from voicekit.songjobs import Songs
-from voicekit.studio import Studio
 
 DESCRIPTION = """Voice synthesis behind a consent registry. Every response that carries audio was
 watermarked and passed a detector gate; its mark id and signed provenance are in the headers.
@@ -32,11 +27,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        studio = Studio(settings.home, settings.passphrase)
-        studio.engine("heart")  # the house voice loads before the service reports ready
-        svc = Service(settings, studio, AccessControl(studio.registry.db, studio.ledger), RateLimiter(),
-                      RenderSlots(settings.speech_slots, settings.slot_wait_s), Narrations(studio.home / "audiobooks"),
-                      Audits(studio.home / "audits"), Songs(studio.home / "songs"))
+        svc = Service.open(settings)
         runners = NarrationRunner(svc), AuditRunner(svc), SongRunner(svc)
         app.state.service = svc
         app.state.runner, app.state.audit_runner, app.state.song_runner = runners

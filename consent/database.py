@@ -17,6 +17,7 @@ and run it through `Database.read` and `Database.write`; what differs between th
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import threading
@@ -185,6 +186,39 @@ class Database:
             finally:
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), key)
 
+    @contextmanager
+    def hold(self, name: str) -> Iterator[bool]:
+        """Try to take a claim by name without waiting; yields whether it was taken (then held until
+        the block ends). The system drops a claim whose process dies: a server's session advisory
+        lock ends with its connection, an embedded file's claim is an flock on a file beside it.
+        So a claim that is free while its work is unfinished means the worker doing it is gone."""
+        if self.dialect == "postgresql":
+            from sqlalchemy import text
+
+            key = {"key": _lock_key(name)}
+            with self.connect() as connection:
+                held = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), key).scalar()
+                connection.commit()
+                try:
+                    yield bool(held)
+                finally:
+                    if held:
+                        connection.execute(text("SELECT pg_advisory_unlock(:key)"), key)
+                        connection.commit()
+            return
+        folder = Path(self.path or self.url.database).parent / "claims"
+        folder.mkdir(exist_ok=True, mode=0o700)
+        fd = os.open(folder / f"{_lock_key(name):08x}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
+
     def close(self) -> None:
         """Close this thread's connection to an embedded file, or a server's pool."""
         if self.embedded:
@@ -194,6 +228,22 @@ class Database:
                 del self._local.connection
         else:
             self.engine.dispose()
+
+    def add_new_columns(self, table: str) -> None:
+        """An embedded file written by an older version: the nullable columns `consent.schema`
+        declares since, added (the one change an embedded schema gets; a server's are Alembic's)."""
+        if not self.embedded:
+            return
+        from sqlalchemy.dialects import sqlite
+
+        from consent.schema import metadata
+
+        connection = self._file_connection()
+        have = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+        for column in metadata.tables[table].columns:
+            if column.nullable and column.name not in have:
+                connection.execute(f"ALTER TABLE {table} ADD COLUMN {column.name} "
+                                   f"{column.type.compile(dialect=sqlite.dialect())}")
 
     def _file_connection(self) -> sqlite3.Connection:
         connection = getattr(self._local, "connection", None)
@@ -229,8 +279,8 @@ class Database:
         imported only then, on a home's first open. A server's are Alembic's: checked, once per
         process, to be at this version's revision."""
         if self.embedded:
-            have = {row[0] for row in self._file_connection().execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            connection = self._file_connection()
+            have = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             if not set(tables) <= have:
                 from sqlalchemy import create_engine
 

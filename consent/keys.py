@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from consent.atomic import atomic_write
 from consent.errors import KeyStoreError, SignatureInvalid
+from consent.keystores import FolderKeyStore, KeyStore
 
 
 def key_id_of(public: Ed25519PublicKey) -> str:
@@ -48,13 +48,13 @@ class RegistryKeys:
         private: dict[str, Ed25519PrivateKey],
         public: dict[str, Ed25519PublicKey],
         current: str,
-        directory: Path | None = None,
+        store: "KeyStore | None" = None,
         passphrase: bytes | None = None,
     ):
         self._private = private
         self._public = public
         self.current_key_id = current
-        self._directory = directory
+        self._store = store
         self._passphrase = passphrase
         # Until a trust store narrows it, the keys whose private part we hold (a planted `.pub`
         # never signs); `consent.trust` sets the pinned root and the keys it introduced.
@@ -64,42 +64,45 @@ class RegistryKeys:
         self.refresh: Callable[[], object] | None = None
 
     @classmethod
-    def open(cls, directory: Path, passphrase: bytes | None = None) -> "RegistryKeys":
-        """Load every key under `directory`, creating the first one if there is none."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not (directory / "current").exists():
-            _write_new_key(directory, passphrase)
-        current = (directory / "current").read_text().strip()
+    def open(cls, where: "Path | KeyStore", passphrase: bytes | None = None) -> "RegistryKeys":
+        """Load every key of a key store (a folder, or a database's table), creating the first one
+        if there is none."""
+        store = where if isinstance(where, KeyStore) else FolderKeyStore(Path(where))
+        if store.current() is None:
+            store.add(*_new_key_pem(passphrase), make_current=True)
+        current = store.current()
         private: dict[str, Ed25519PrivateKey] = {}
         public: dict[str, Ed25519PublicKey] = {}
-        for pem in sorted(directory.glob("*.pem")):
-            key = _load_private(pem, passphrase)
-            kid = key_id_of(key.public_key())
-            if kid != pem.stem:
-                raise KeyStoreError(f"key file {pem.name} holds key {kid}, not {pem.stem}")
+        for kid, pem in store.private_pems().items():
+            key = _load_private(kid, pem, passphrase)
+            if key_id_of(key.public_key()) != kid:
+                raise KeyStoreError(f"key {kid} in {store.name} holds key {key_id_of(key.public_key())}")
             private[kid] = key
             public[kid] = key.public_key()
-        for pub in sorted(directory.glob("*.pub")):
-            if pub.stem not in public:  # a public key kept for verification only
-                public[pub.stem] = Ed25519PublicKey.from_public_bytes(bytes.fromhex(pub.read_text().strip()))
+        for kid, public_hex in store.public_hexes().items():
+            if kid not in public:  # a public key kept for verification only
+                public[kid] = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_hex))
         if current not in private:
             raise KeyStoreError(f"the current signing key {current} is missing from the key store")
-        return cls(private, public, current, directory, passphrase)
+        return cls(private, public, current, store, passphrase)
+
+    def current_stamp(self) -> object:
+        """Changes when another process makes another key current (a rotation to follow)."""
+        return None if self._store is None else self._store.stamp()
 
     def reload_current(self) -> bool:
-        """Follow a rotation made by another process: load the key `current` now names (its
-        private part, with this store's passphrase) and sign with it once it is trusted (the
+        """Follow a rotation made by another process: load the key the store now names current
+        (its private part, with this store's passphrase) and sign with it once it is trusted (the
         caller re-establishes trust first). Returns whether the signing key changed."""
-        if self._directory is None:
+        if self._store is None:
             return False
-        current = (self._directory / "current").read_text().strip()
+        current = self._store.current()
         if current == self.current_key_id:
             return False
         if current not in self._private:
-            key = _load_private(self._directory / f"{current}.pem", self._passphrase)
+            key = _load_private(current, self._store.pem(current), self._passphrase)
             if key_id_of(key.public_key()) != current:
-                raise KeyStoreError(f"key file {current}.pem holds another key")
+                raise KeyStoreError(f"key {current} in {self._store.name} holds another key")
             self._private[current] = key
             self._public.setdefault(current, key.public_key())
         if current not in self._trusted:
@@ -108,12 +111,13 @@ class RegistryKeys:
         return True
 
     def new_key(self) -> str:
-        """Make a new key pair on disk, neither trusted nor current; returns its id. A rotation
+        """Make a new key pair in the store, neither trusted nor current; returns its id. A rotation
         introduces it with an entry signed by the current key, then calls `make_current`."""
-        if self._directory is None:
+        if self._store is None:
             raise KeyStoreError("these keys were not opened from a key store; nothing to rotate")
-        kid = _write_new_key(self._directory, self._passphrase, make_current=False)
-        key = _load_private(self._directory / f"{kid}.pem", self._passphrase)
+        kid, pem, public_hex = _new_key_pem(self._passphrase)
+        self._store.add(kid, pem, public_hex, make_current=False)
+        key = _load_private(kid, pem, self._passphrase)
         self._private[kid] = key
         self._public[kid] = key.public_key()
         return kid
@@ -122,8 +126,8 @@ class RegistryKeys:
         """Sign with `key_id` from now on; it must be trusted and its private key held."""
         if key_id not in self._private or key_id not in self._trusted:
             raise KeyStoreError(f"key {key_id} cannot sign: it is not a trusted key of this store")
-        if self._directory is not None:
-            atomic_write(self._directory / "current", key_id.encode() + b"\n", mode=0o600)
+        if self._store is not None:
+            self._store.set_current(key_id)
         self.current_key_id = key_id
 
     def set_trusted(self, key_ids: set[str], require_current: bool = True) -> None:
@@ -220,31 +224,26 @@ def verify_raw(public_hex: str, data: bytes, value: str) -> None:
         raise SignatureInvalid("the signature does not match the public key") from e
 
 
-def _write_new_key(directory: Path, passphrase: bytes | None, make_current: bool = True) -> str:
+def _new_key_pem(passphrase: bytes | None) -> tuple[str, bytes, str]:
+    """A new key: its id, its PKCS#8 PEM (encrypted when a passphrase is given), its raw public key in hex."""
     key = Ed25519PrivateKey.generate()
-    kid = key_id_of(key.public_key())
     encryption = (
         serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
     )
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
-    atomic_write(directory / f"{kid}.pem", pem, mode=0o600)
     raw_public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    atomic_write(directory / f"{kid}.pub", raw_public.hex().encode() + b"\n", mode=0o600)
-    if make_current:
-        atomic_write(directory / "current", kid.encode() + b"\n", mode=0o600)
-    return kid
+    return key_id_of(key.public_key()), pem, raw_public.hex()
 
 
-def _load_private(pem: Path, passphrase: bytes | None) -> Ed25519PrivateKey:
-    data = pem.read_bytes()
+def _load_private(kid: str, data: bytes, passphrase: bytes | None) -> Ed25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(data, password=passphrase or None)
     except TypeError as e:
         if b"ENCRYPTED" in data and not passphrase:
-            raise KeyStoreError(f"key {pem.stem} is encrypted: set VOICEKIT_KEY_PASSPHRASE") from e
-        raise KeyStoreError(f"key {pem.stem} is not encrypted but a passphrase was given") from e
+            raise KeyStoreError(f"key {kid} is encrypted: set VOICEKIT_KEY_PASSPHRASE") from e
+        raise KeyStoreError(f"key {kid} is not encrypted but a passphrase was given") from e
     except ValueError as e:
-        raise KeyStoreError(f"key {pem.stem} cannot be loaded (wrong passphrase or corrupt file)") from e
+        raise KeyStoreError(f"key {kid} cannot be loaded (wrong passphrase or corrupt file)") from e
     if not isinstance(key, Ed25519PrivateKey):
-        raise KeyStoreError(f"key {pem.stem} is not an Ed25519 key")
+        raise KeyStoreError(f"key {kid} is not an Ed25519 key")
     return key

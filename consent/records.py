@@ -1,11 +1,12 @@
 """Opening a home's records together: keys, trust, the ledger and the registry, in the one order
 in which each can vouch for the next.
 
-    keys (files) -> trusted keys (pinned in the registry db) -> ledger (signed by trusted keys,
+    keys (files, or the server's table) -> trusted keys (pinned in the registry db) -> ledger (signed by trusted keys,
     witnessed in the registry db) -> registry (records decided by the ledger)
 
 The ledger and the registry are two SQLite files under the home, or both one database server's
-(`url`, from VOICEKIT_DATABASE_URL): then every process of a fleet shares them, and the ledger's
+(`url`, from VOICEKIT_DATABASE_URL): then every process of a fleet shares them and the signing
+keys (encrypted, when VOICEKIT_KEY_PASSPHRASE is set), and the ledger's
 witness is a table beside it rather than a file apart (an operator restoring an old copy of the
 server restores both; keep auditors' checkpoints, which `ledger verify --against` checks).
 
@@ -25,6 +26,7 @@ from typing import Iterator, Sequence
 from consent.database import Database, database_url
 from consent.errors import KeyStoreError
 from consent.keys import RegistryKeys
+from consent.keystores import DatabaseKeyStore
 from consent.ledger import Ledger, LedgerEntry
 from consent.profiles import VoiceProfile
 from consent.registry import LedgerWitness, Registry
@@ -54,7 +56,7 @@ class Records:
         server = None if url is None else Database(url)
         registry_db = server or Database.file(home / "registry.db")
         with _exclusive(home / "records.lock"), registry_db.exclusive("voicekit records open"):
-            keys = RegistryKeys.open(home / "keys", passphrase)
+            keys = RegistryKeys.open(_key_store(home, server, passphrase), passphrase)
             trust = TrustStore(registry_db)
             ledger = Ledger(server or private_folder(home / "ledger"), keys, LedgerWitness(registry_db, keys))
             legacy = False
@@ -88,6 +90,15 @@ class Records:
         }, now=now, subject=f"key {kid}")
         self.keys.make_current(kid)
         return kid
+
+
+def _key_store(home: Path, server: Database | None, passphrase: bytes | None) -> Path | DatabaseKeyStore:
+    """The server's table when there is a server and a passphrase to encrypt the keys with (every
+    machine then signs with one key, and a rotation reaches them all); else the home's key folder
+    (on a fleet without a passphrase, a key file the operator copies to each machine)."""
+    if server is not None and passphrase:
+        return DatabaseKeyStore(server, passphrase, folder=home / "keys")
+    return home / "keys"
 
 
 def _pin(keys: RegistryKeys, trust: TrustStore, ledger: Ledger, now: float) -> bool:

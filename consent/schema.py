@@ -1,4 +1,4 @@
-"""The records' tables, declared once for SQLite and PostgreSQL. Times are Unix seconds in double
+"""The tables voicekit keeps (the records, and the jobs of voicekit.audiobook, .songjobs and .audits), declared once for SQLite and PostgreSQL. Times are Unix seconds in double
 precision (a ledger entry's time is hashed: a 4-byte REAL on PostgreSQL would round it and break its
 hash); sequence numbers and watermark payloads (32 unsigned bits) are 64-bit integers.
 
@@ -121,4 +121,93 @@ voice_access = Table(
     Column("relation", Text, nullable=False),  # "owner" (enrolled it) or "grant"
     Column("since", Double, nullable=False),
     PrimaryKeyConstraint("voice_id", "owner"),
+)
+
+# The registry's keys on a server (consent.keystores): PKCS#8 PEMs, always encrypted.
+signing_keys = Table(
+    "signing_keys", metadata,
+    Column("key_id", Text, primary_key=True),
+    Column("pem", LargeBinary, nullable=False),
+    Column("public_key", Text, nullable=False),
+    Column("current", Integer, nullable=False, server_default=text("0")),
+)
+Index("signing_keys_current", signing_keys.c.current, unique=True,
+      sqlite_where=text("current = 1"), postgresql_where=text("current = 1"))
+
+# Jobs (voicekit.jobstore and its stores). A chapter's `claimed_at` is set while a process holds its
+# claim (consent.database.Database.hold): set and not done, with the claim free, is an orphan.
+jobs = Table(
+    "jobs", metadata,
+    Column("job_id", Text, primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("key_id", Text),
+    Column("voice", Text, nullable=False),
+    Column("style", Text),
+    Column("output", Text, nullable=False),
+    Column("title", Text),
+    Column("status", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("started_at", Double),
+    Column("finished_at", Double),
+    Column("error", Text),
+    Column("ledger_seq", BigInteger),
+)
+Index("jobs_by_status", jobs.c.status, jobs.c.created_at)
+
+job_chapters = Table(
+    "job_chapters", metadata,
+    Column("job_id", Text, nullable=False),
+    Column("idx", Integer, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("words", Integer, nullable=False),
+    Column("mark_id", BigInteger),
+    Column("duration_s", Double),
+    Column("render_s", Double),
+    Column("finished_at", Double),
+    Column("claimed_at", Double),
+    PrimaryKeyConstraint("job_id", "idx"),
+)
+
+songs = Table(
+    "songs", metadata,
+    Column("job_id", Text, primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("key_id", Text),
+    Column("status", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("finished_at", Double),
+    Column("stage", Text),
+    Column("done", Integer, nullable=False, server_default=text("0")),
+    Column("total", Integer, nullable=False),
+    Column("options", Text, nullable=False),
+    Column("mark_id", Text),
+    Column("ledger_seq", BigInteger),
+    Column("figures", Text),
+    Column("error", Text),
+)
+Index("songs_by_status", songs.c.status, songs.c.created_at)
+
+audits = Table(
+    "audits", metadata,
+    Column("job_id", Text, primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("key_id", Text),
+    Column("status", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("finished_at", Double),
+    Column("files", Integer, nullable=False),
+    Column("done", Integer, nullable=False, server_default=text("0")),
+    Column("summary", Text),
+    Column("error", Text),
+)
+Index("audits_by_status", audits.c.status, audits.c.created_at)
+
+audit_files = Table(
+    "audit_files", metadata,
+    Column("job_id", Text, nullable=False),
+    Column("idx", Integer, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("stored", Text, nullable=False),
+    PrimaryKeyConstraint("job_id", "idx"),
 )

@@ -2,14 +2,16 @@
 each is consent-checked, marked, gated and in the ledger), then joined into one M4B with chapter
 markers or a zip of per-chapter MP3s.
 
-Jobs live in SQLite (`<home>/audiobooks/jobs.db`) with every chapter's text, and each finished
-chapter's released bytes are kept beside it, written atomically before its row says "done". A
-job interrupted by a crash or a restart therefore resumes where it stopped: finished chapters are
-never rendered again, so the book has each chapter once.
+Jobs live in the job database (`<home>/audiobooks/jobs.db`, or the records' server) with every
+chapter's text, and each finished chapter's released bytes are kept beside it, written atomically
+before its row says "done". A chapter is rendered only under its claim (`Database.hold`), which the
+system drops when the process holding it dies: any number of processes (the API's thread, `voicekit
+worker`s on other machines) narrate one book together, each taking the next unclaimed chapter, and
+a chapter is released once even when two tasks run for it. A job interrupted by a crash, a stop or
+a killed worker resumes where it stopped: finished chapters are never rendered again.
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import io
 import json
@@ -17,7 +19,7 @@ import secrets
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -28,25 +30,13 @@ from detection.decoding import decode_bytes
 from voicekit import __version__, audio
 from voicekit.books import Chapter
 from voicekit.errors import AssemblyFailed, BadInput, VoicekitError
-from voicekit.jobstore import JobStore
+from voicekit.jobstore import JobStore, unfinished
 from voicekit.m4b import audio_packets, mux_m4b, read_chapters
 from voicekit.studio import Caller, SpeechOptions, Studio
 
 OUTPUTS = {"m4b": "m4a", "zip": "mp3"}  # book format -> the format each chapter is rendered and gated in
 ACTIVE = ("queued", "running")
 RESUMABLE = (*ACTIVE, "failed")  # a failed job (a busy server, a ledger since repaired) may run again
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    job_id TEXT PRIMARY KEY, owner TEXT NOT NULL, key_id TEXT, voice TEXT NOT NULL, style TEXT,
-    output TEXT NOT NULL, title TEXT, status TEXT NOT NULL, created_at REAL NOT NULL,
-    started_at REAL, finished_at REAL, error TEXT, ledger_seq INTEGER
-);
-CREATE TABLE IF NOT EXISTS job_chapters (
-    job_id TEXT NOT NULL, idx INTEGER NOT NULL, title TEXT NOT NULL, text TEXT NOT NULL,
-    words INTEGER NOT NULL, mark_id INTEGER, duration_s REAL, render_s REAL, finished_at REAL,
-    PRIMARY KEY (job_id, idx)
-);
-"""
 Progress = Callable[["NarrationJob"], None]
 # Chapters are set to the audiobook platforms' level (ACX: RMS -23..-18 dB, peaks at most -3 dB).
 CHAPTER_OPTIONS = SpeechOptions(loudness="acx")
@@ -62,12 +52,6 @@ class JobNotReady(BadInput):
     """The job has no result yet (still running, failed or cancelled)."""
 
     http_status, problem = 409, "job-not-ready"
-
-
-class JobBusy(BadInput):
-    """Another process is narrating the job right now."""
-
-    http_status, problem = 409, "job-busy"
 
 
 class JobCancelled(VoicekitError):
@@ -134,7 +118,7 @@ class NarrationJob:
 class Narrations(JobStore):
     """folder: <home>/audiobooks (created on first use)."""
 
-    SCHEMA = _SCHEMA
+    TABLES = ("jobs", "job_chapters")
 
     def submit(self, chapters: list[Chapter], voice: str, owner: str, now: float, output: str = "m4b",
                style: str | None = None, title: str | None = None, key_id: str | None = None) -> NarrationJob:
@@ -144,44 +128,45 @@ class Narrations(JobStore):
         if not chapters:
             raise BadInput("the book has no chapters to narrate")
         job_id = secrets.token_hex(8)
-        with closing(self._connect()) as db, db:
-            db.execute("INSERT INTO jobs (job_id, owner, key_id, voice, style, output, title, status, created_at) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
-                       (job_id, owner, key_id, voice, style, output, title, now))
-            db.executemany("INSERT INTO job_chapters (job_id, idx, title, text, words) VALUES (?, ?, ?, ?, ?)",
-                           [(job_id, i, c.title, c.text, c.words) for i, c in enumerate(chapters)])
+        with self.db.write() as session:
+            session.execute("INSERT INTO jobs (job_id, owner, key_id, voice, style, output, title, status, created_at) "
+                            "VALUES (:job, :owner, :key, :voice, :style, :output, :title, 'queued', :now)",
+                            {"job": job_id, "owner": owner, "key": key_id, "voice": voice, "style": style,
+                             "output": output, "title": title, "now": now})
+            for i, c in enumerate(chapters):
+                session.execute("INSERT INTO job_chapters (job_id, idx, title, text, words) "
+                                "VALUES (:job, :idx, :title, :text, :words)",
+                                {"job": job_id, "idx": i, "title": c.title, "text": c.text, "words": c.words})
         return self.job(job_id)
 
     def job(self, job_id: str, owner: str | None = None) -> NarrationJob:
         """The job's state; raises JobNotFound (also when `owner` is given and is not the job's)."""
-        with closing(self._connect()) as db:
-            row = db.execute("SELECT job_id, owner, key_id, voice, style, output, title, status, created_at, "
-                             "started_at, finished_at, error, ledger_seq FROM jobs WHERE job_id = ?",
-                             (job_id,)).fetchone()
-            chapters = db.execute("SELECT idx, title, words, mark_id, duration_s, render_s FROM job_chapters "
-                                  "WHERE job_id = ? ORDER BY idx", (job_id,)).fetchall()
+        with self.db.read() as session:
+            row = session.execute("SELECT job_id, owner, key_id, voice, style, output, title, status, created_at, "
+                                  "started_at, finished_at, error, ledger_seq FROM jobs WHERE job_id = :job",
+                                  {"job": job_id}).fetchone()
+            chapters = session.execute("SELECT idx, title, words, mark_id, duration_s, render_s FROM job_chapters "
+                                       "WHERE job_id = :job ORDER BY idx", {"job": job_id}).fetchall()
         if row is None or (owner is not None and row[1] != owner):
             raise JobNotFound(f"no audiobook job {job_id!r}")
         return NarrationJob(*row, chapters=[ChapterState(*c) for c in chapters])
 
     def jobs(self, owner: str | None = None) -> list[NarrationJob]:
-        with closing(self._connect()) as db:
-            ids = [r[0] for r in db.execute("SELECT job_id FROM jobs WHERE ? IS NULL OR owner = ? ORDER BY created_at",
-                                            (owner, owner))]
+        with self.db.read() as session:
+            ids = [r[0] for r in session.execute("SELECT job_id FROM jobs WHERE :owner IS NULL OR owner = :owner "
+                                                 "ORDER BY created_at", {"owner": owner})]
         return [self.job(i) for i in ids]
 
     def unfinished(self) -> list[str]:
         """Jobs to pick up at start: queued ones and those a stop interrupted."""
-        with closing(self._connect()) as db:
-            return [r[0] for r in db.execute("SELECT job_id FROM jobs WHERE status IN (?, ?) ORDER BY created_at",
-                                             ACTIVE)]
+        return unfinished(self.db, "jobs")
 
     def cancel(self, job_id: str, now: float, owner: str | None = None) -> NarrationJob:
         """Stop a queued or running job (a chapter being rendered finishes first); finished jobs stay as they are."""
         self.job(job_id, owner)
-        with closing(self._connect()) as db, db:
-            db.execute("UPDATE jobs SET status = 'cancelled', finished_at = ? WHERE job_id = ? AND status IN (?, ?)",
-                       (now, job_id, *ACTIVE))
+        with self.db.write() as session:
+            session.execute("UPDATE jobs SET status = 'cancelled', finished_at = :now "
+                            "WHERE job_id = :job AND status IN ('queued', 'running')", {"now": now, "job": job_id})
         return self.job(job_id)
 
     def result_path(self, job: NarrationJob) -> Path:
@@ -195,74 +180,113 @@ class Narrations(JobStore):
 
     def narrate(self, studio: Studio, job_id: str, caller: Caller | None = None,
                 on_progress: Progress | None = None, workers: int = 1) -> NarrationJob:
-        """Render the chapters not yet done (`workers` at a time), then assemble and record the book.
+        """Render the chapters no process has claimed (`workers` at a time) until none is left, then
+        assemble and record the book once every chapter is done. Other processes may narrate the
+        same job at once: each renders different chapters, and the one that finishes the last
+        assembles; the others return the job still running.
 
         Raises JobCancelled if the job is (or gets) cancelled; any other error marks the job failed
         and is raised. Chapters finished before an error or a stop are kept for the next run."""
-        with self._narrating(job_id):
-            return self._narrate(studio, job_id, caller, on_progress, workers)
-
-    @contextmanager
-    def _narrating(self, job_id: str) -> Iterator[None]:
-        """Held while a process narrates the job (an advisory lock the system drops when the
-        process dies, so a killed run's job can be resumed, but never by two at once)."""
-        self.job(job_id)
-        with open(self._job_folder(job_id) / "narrating.lock", "a+b") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise JobBusy(f"the audiobook job {job_id} is being narrated by another process") from None
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
-    def _narrate(self, studio: Studio, job_id: str, caller: Caller | None, on_progress: Progress | None,
-                 workers: int) -> NarrationJob:
         job = self.job(job_id)
         if job.status not in RESUMABLE:
             raise BadInput(f"the audiobook job {job_id} is {job.status}; only queued, interrupted or failed jobs run")
-        with closing(self._connect()) as db, db:  # in one statement, so a cancel in between is not overwritten
-            started = db.execute("UPDATE jobs SET status = 'running', error = NULL, "
-                                 "started_at = COALESCE(started_at, ?) WHERE job_id = ? AND status IN (?, ?, ?)",
-                                 (time.time(), job_id, *RESUMABLE))
+        with self.db.write() as session:  # in one statement, so a cancel in between is not overwritten
+            started = session.execute("UPDATE jobs SET status = 'running', error = NULL, "
+                                      "started_at = COALESCE(started_at, :now) WHERE job_id = :job "
+                                      "AND status IN ('queued', 'running', 'failed')", {"now": time.time(), "job": job_id})
         if started.rowcount != 1:
             raise JobCancelled(f"the audiobook job {job_id} was cancelled before it started")
         try:
-            todo = [c.index for c in job.chapters if not c.done]
             pool = ThreadPoolExecutor(max(1, workers))
             try:
-                for _ in pool.map(lambda i: self._render_chapter(studio, job, i, caller, on_progress), todo):
+                for _ in pool.map(lambda _: self._render_unclaimed(studio, job, caller, on_progress), range(workers)):
                     pass
             finally:  # a failure or an interrupt starts no further chapter
                 pool.shutdown(wait=True, cancel_futures=True)
             self._check_not_cancelled(job_id)
-            return self._assemble(studio, self.job(job_id), on_progress)
+            return self._assemble_when_done(studio, job_id, on_progress)
         except JobCancelled:
             raise
         except Exception as e:
-            with closing(self._connect()) as db, db:
-                db.execute("UPDATE jobs SET status = 'failed', error = ?, finished_at = ? "
-                           "WHERE job_id = ? AND status IN (?, ?)", (str(e) or type(e).__name__, time.time(), job_id,
-                                                                      *ACTIVE))
+            with self.db.write() as session:
+                session.execute("UPDATE jobs SET status = 'failed', error = :error, finished_at = :now "
+                                "WHERE job_id = :job AND status IN ('queued', 'running')",
+                                {"error": str(e) or type(e).__name__, "now": time.time(), "job": job_id})
             raise
+
+    def orphaned(self) -> list[str]:
+        """Running jobs whose narrator died: a chapter claimed but neither done nor held any more,
+        or every chapter done and nobody assembling. Cost: the running jobs' unfinished chapters."""
+        with self.db.read() as session:
+            claimed = session.execute(
+                "SELECT c.job_id, c.idx FROM job_chapters c JOIN jobs j ON j.job_id = c.job_id "
+                "WHERE j.status = 'running' AND c.claimed_at IS NOT NULL AND c.mark_id IS NULL").fetchall()
+            assembling = [row[0] for row in session.execute(
+                "SELECT j.job_id FROM jobs j WHERE j.status = 'running' AND NOT EXISTS "
+                "(SELECT 1 FROM job_chapters c WHERE c.job_id = j.job_id AND c.mark_id IS NULL)")]
+        found = set()
+        for job_id, index in claimed:
+            with self.db.hold(_chapter_claim(job_id, index)) as held:
+                if held:
+                    found.add(job_id)
+        for job_id in assembling:
+            with self.db.hold(_assembly_claim(job_id)) as held:
+                if held:
+                    found.add(job_id)
+        return sorted(found)
+
+    def _render_unclaimed(self, studio: Studio, job: NarrationJob, caller: Caller | None,
+                          on_progress: Progress | None) -> None:
+        """Render chapters of the job, one at a time, while one is unclaimed and undone."""
+        while True:
+            self._check_not_cancelled(job.job_id)
+            with self._claim_next_chapter(job.job_id) as index:
+                if index is None:
+                    return
+                self._render_chapter(studio, job, index, caller, on_progress)
+
+    @contextmanager
+    def _claim_next_chapter(self, job_id: str) -> Iterator[int | None]:
+        """The first undone chapter this process could claim (held while the block runs), or None."""
+        for index in self._undone(job_id):
+            with self.db.hold(_chapter_claim(job_id, index)) as held:
+                if held and index in self._undone(job_id):  # not finished between the look and the claim
+                    with self.db.write() as session:
+                        session.execute("UPDATE job_chapters SET claimed_at = :now WHERE job_id = :job AND idx = :idx",
+                                        {"now": time.time(), "job": job_id, "idx": index})
+                    yield index
+                    return
+        yield None
+
+    def _undone(self, job_id: str) -> list[int]:
+        with self.db.read() as session:
+            return [row[0] for row in session.execute(
+                "SELECT idx FROM job_chapters WHERE job_id = :job AND mark_id IS NULL ORDER BY idx", {"job": job_id})]
 
     def _render_chapter(self, studio: Studio, job: NarrationJob, index: int, caller: Caller | None,
                         on_progress: Progress | None) -> None:
-        self._check_not_cancelled(job.job_id)
-        with closing(self._connect()) as db:
-            text, = db.execute("SELECT text FROM job_chapters WHERE job_id = ? AND idx = ?",
-                               (job.job_id, index)).fetchone()
+        with self.db.read() as session:
+            text, = session.execute("SELECT text FROM job_chapters WHERE job_id = :job AND idx = :idx",
+                                    {"job": job.job_id, "idx": index}).fetchone()
         started = time.perf_counter()
         result = studio.speak(text, job.voice, CHAPTER_OPTIONS, caller, style=job.style, format=OUTPUTS[job.output])
         atomic_write(self._chapter_path(job, index), result.encoded)
-        with closing(self._connect()) as db, db:
-            db.execute("UPDATE job_chapters SET mark_id = ?, duration_s = ?, render_s = ?, finished_at = ? "
-                       "WHERE job_id = ? AND idx = ? AND mark_id IS NULL",
-                       (result.mark_id, round(len(result.audio) / result.sample_rate, 3),
-                        time.perf_counter() - started, time.time(), job.job_id, index))
+        with self.db.write() as session:
+            session.execute("UPDATE job_chapters SET mark_id = :mark, duration_s = :duration, render_s = :render, "
+                            "finished_at = :now WHERE job_id = :job AND idx = :idx AND mark_id IS NULL",
+                            {"mark": result.mark_id, "duration": round(len(result.audio) / result.sample_rate, 3),
+                             "render": time.perf_counter() - started, "now": time.time(), "job": job.job_id,
+                             "idx": index})
         if on_progress is not None:
             on_progress(self.job(job.job_id))
+
+    def _assemble_when_done(self, studio: Studio, job_id: str, on_progress: Progress | None) -> NarrationJob:
+        """Assemble the book if every chapter is done and no other process is assembling it."""
+        with self.db.hold(_assembly_claim(job_id)) as held:
+            job = self.job(job_id)
+            if held and job.status == "running" and all(c.done for c in job.chapters):
+                return self._assemble(studio, job, on_progress)
+            return job
 
     def _assemble(self, studio: Studio, job: NarrationJob, on_progress: Progress | None) -> NarrationJob:
         parts = [(c, self._chapter_path(job, c.index).read_bytes()) for c in job.chapters]
@@ -283,9 +307,10 @@ class Narrations(JobStore):
         if job.output == "m4b":
             data = _credentialed_m4b(studio, job, data, entry.as_dict())
         atomic_write(self.result_path(job), data)
-        with closing(self._connect()) as db, db:
-            db.execute("UPDATE jobs SET status = 'done', finished_at = ?, ledger_seq = ? "
-                       "WHERE job_id = ? AND status = 'running'", (time.time(), entry.seq, job.job_id))
+        with self.db.write() as session:
+            session.execute("UPDATE jobs SET status = 'done', finished_at = :now, ledger_seq = :seq "
+                            "WHERE job_id = :job AND status = 'running'",
+                            {"now": time.time(), "seq": entry.seq, "job": job.job_id})
         done = self.job(job.job_id)
         if on_progress is not None:
             on_progress(done)
@@ -302,6 +327,14 @@ class Narrations(JobStore):
 
     def _chapter_path(self, job: NarrationJob, index: int) -> Path:
         return self._job_folder(job.job_id) / f"chapter-{index:04d}.{OUTPUTS[job.output]}"
+
+
+def _chapter_claim(job_id: str, index: int) -> str:
+    return f"voicekit audiobook {job_id} chapter {index}"
+
+
+def _assembly_claim(job_id: str) -> str:
+    return f"voicekit audiobook {job_id} assembly"
 
 
 def _checked_m4b(studio: Studio, data: bytes, mark_ids: list[int]) -> list[dict[str, Any]]:

@@ -10,27 +10,17 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from consent.atomic import atomic_write
 from voicekit.errors import BadInput
-from voicekit.jobstore import JobStore
+from voicekit.jobstore import JobStore, unfinished, update
 from voicekit.studio import Studio
 
 ACTIVE = ("queued", "running")
 MAX_FILES = 100  # per job
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS audits (
-    job_id TEXT PRIMARY KEY, owner TEXT NOT NULL, key_id TEXT, status TEXT NOT NULL, created_at REAL NOT NULL,
-    finished_at REAL, files INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0, summary TEXT, error TEXT
-);
-CREATE TABLE IF NOT EXISTS audit_files (
-    job_id TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL, stored TEXT NOT NULL, PRIMARY KEY (job_id, idx)
-);
-"""
 
 
 class AuditNotFound(BadInput):
@@ -67,7 +57,7 @@ class AuditJob:
 class Audits(JobStore):
     """folder: <home>/audits (created on first use)."""
 
-    SCHEMA = _SCHEMA
+    TABLES = ("audits", "audit_files")
 
     def submit(self, files: list[tuple[str, str, bytes]], owner: str, now: float, key_id: str | None = None) -> AuditJob:
         """Store the files ((name as uploaded, suffix, bytes) each) and a queued job for them."""
@@ -82,29 +72,39 @@ class Audits(JobStore):
         for i, (name, suffix, data) in enumerate(files):
             path = folder / f"{i:03d}{suffix}"
             atomic_write(path, data)
-            stored.append((job_id, i, name, path.name))
-        with closing(self._connect()) as db, db:
-            db.execute("INSERT INTO audits (job_id, owner, key_id, status, created_at, files) VALUES (?, ?, ?, 'queued', ?, ?)",
-                       (job_id, owner, key_id, now, len(files)))
-            db.executemany("INSERT INTO audit_files (job_id, idx, name, stored) VALUES (?, ?, ?, ?)", stored)
+            stored.append({"job": job_id, "idx": i, "name": name, "stored": path.name})
+        with self.db.write() as session:
+            session.execute("INSERT INTO audits (job_id, owner, key_id, status, created_at, files) "
+                            "VALUES (:job, :owner, :key, 'queued', :now, :files)",
+                            {"job": job_id, "owner": owner, "key": key_id, "now": now, "files": len(files)})
+            for row in stored:
+                session.execute("INSERT INTO audit_files (job_id, idx, name, stored) VALUES (:job, :idx, :name, :stored)",
+                                row)
         return self.job(job_id)
 
     def job(self, job_id: str, owner: str | None = None) -> AuditJob:
         """Raises AuditNotFound (also when `owner` is given and is not the job's)."""
-        with closing(self._connect()) as db:
-            row = db.execute("SELECT job_id, owner, key_id, status, created_at, finished_at, files, done, summary, error "
-                             "FROM audits WHERE job_id = ?", (job_id,)).fetchone()
+        with self.db.read() as session:
+            row = session.execute("SELECT job_id, owner, key_id, status, created_at, finished_at, files, done, summary, "
+                                  "error FROM audits WHERE job_id = :job", {"job": job_id}).fetchone()
         if row is None or (owner is not None and row[1] != owner):
             raise AuditNotFound(f"no audit job {job_id!r}")
         return AuditJob(*row[:8], json.loads(row[8]) if row[8] else None, row[9])
 
     def unfinished(self) -> list[str]:
-        with closing(self._connect()) as db:
-            return [r[0] for r in db.execute("SELECT job_id FROM audits WHERE status IN (?, ?) ORDER BY created_at",
-                                             ACTIVE)]
+        return unfinished(self.db, "audits")
 
     def run(self, studio: Studio, job_id: str) -> AuditJob:
-        """Audit the job's files and keep the signed report; a failure marks the job failed and is raised."""
+        """Audit the job's files and keep the signed report; a failure marks the job failed and is raised.
+        A job that another process is auditing, or that has finished, is left as it is (a task that
+        runs twice audits once)."""
+        with self.db.hold(f"audit {job_id}") as held:
+            job = self.job(job_id)
+            if not held or job.status not in ACTIVE:
+                return job
+            return self._run(studio, job_id)
+
+    def _run(self, studio: Studio, job_id: str) -> AuditJob:
         files = self._stored(job_id)
         self._update(job_id, status="running", done=0)
         try:
@@ -131,8 +131,9 @@ class Audits(JobStore):
 
     def _stored(self, job_id: str) -> list[tuple[str, Path]]:
         """(name as uploaded, where it is stored) of each of the job's files, in upload order."""
-        with closing(self._connect()) as db:
-            rows = db.execute("SELECT name, stored FROM audit_files WHERE job_id = ? ORDER BY idx", (job_id,)).fetchall()
+        with self.db.read() as session:
+            rows = session.execute("SELECT name, stored FROM audit_files WHERE job_id = :job ORDER BY idx",
+                                   {"job": job_id}).fetchall()
         return [(name, self.folder / job_id / stored) for name, stored in rows]
 
     def delete(self, job_id: str, owner: str | None = None) -> None:
@@ -140,15 +141,13 @@ class Audits(JobStore):
         job = self.job(job_id, owner)
         if job.status == "running":
             raise AuditNotReady(f"the audit {job_id} is running; delete it once it has finished")
-        with closing(self._connect()) as db, db:
-            db.execute("DELETE FROM audit_files WHERE job_id = ?", (job_id,))
-            db.execute("DELETE FROM audits WHERE job_id = ?", (job_id,))
+        with self.db.write() as session:
+            session.execute("DELETE FROM audit_files WHERE job_id = :job", {"job": job_id})
+            session.execute("DELETE FROM audits WHERE job_id = :job", {"job": job_id})
         shutil.rmtree(self.folder / job_id, ignore_errors=True)
 
     def _report_path(self, job_id: str) -> Path:
         return self.folder / job_id / "report.json"
 
     def _update(self, job_id: str, **fields: Any) -> None:
-        columns = ", ".join(f"{k} = ?" for k in fields)
-        with closing(self._connect()) as db, db:
-            db.execute(f"UPDATE audits SET {columns} WHERE job_id = ?", (*fields.values(), job_id))
+        update(self.db, "audits", job_id, fields)

@@ -1,27 +1,40 @@
-"""What every job store shares: a private folder with a SQLite `jobs.db` (WAL, so a progress read
-never waits on a writer), its schema created on first use."""
+"""What every job store shares: a private folder for the jobs' files, and the database of their
+state: `<folder>/jobs.db` (embedded SQLite, WAL: a progress read never waits on a writer), or the
+records' server (VOICEKIT_DATABASE_URL), where every API process and worker of a fleet sees them.
+
+The files (uploads, rendered chapters, results) stay under the folder: a fleet shares the home as a
+volume (deploy/), the database says which of them are done."""
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
 from pathlib import Path
 
-from consent.atomic import create_private
+from consent.database import Database
 
 
 class JobStore:
-    """folder: created on first use (mode 0700); SCHEMA: the store's tables (CREATE ... IF NOT EXISTS)."""
+    """folder: created on first use (mode 0700). db: the server (None: the folder's own jobs.db).
+    TABLES: the store's tables in `consent.schema`."""
 
-    SCHEMA = ""
+    TABLES: tuple[str, ...] = ()
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, db: Database | None = None) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with closing(self._connect()) as db, db:
-            db.executescript(self.SCHEMA)
+        self.db = db or Database.file(self.folder / "jobs.db")
+        self.db.create(self.TABLES)
+        for table in self.TABLES:
+            self.db.add_new_columns(table)
 
-    def _connect(self) -> sqlite3.Connection:
-        create_private(self.folder / "jobs.db")
-        db = sqlite3.connect(self.folder / "jobs.db", timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        return db
+
+def unfinished(db: Database, table: str) -> list[str]:
+    """The ids of a job table's queued and running jobs, oldest first (the status index)."""
+    with db.read() as session:
+        return [row[0] for row in session.execute(
+            f"SELECT job_id FROM {table} WHERE status IN ('queued', 'running') ORDER BY created_at")]
+
+
+def update(db: Database, table: str, job_id: str, fields: dict) -> None:
+    """Set a job's columns (names from the store's code, never from a request)."""
+    columns = ", ".join(f"{name} = :{name}" for name in fields)
+    with db.write() as session:
+        session.execute(f"UPDATE {table} SET {columns} WHERE job_id = :job_id", {**fields, "job_id": job_id})

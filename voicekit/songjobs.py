@@ -13,25 +13,17 @@ import io
 import json
 import secrets
 import zipfile
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from consent.atomic import atomic_write
 from voicekit.errors import BadInput, VoicekitError
-from voicekit.jobstore import JobStore
+from voicekit.jobstore import JobStore, unfinished, update
 from voicekit.studio import Studio
 from voicekit.studio.request import Caller
 
 ACTIVE = ("queued", "running")
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS songs (
-    job_id TEXT PRIMARY KEY, owner TEXT NOT NULL, key_id TEXT, status TEXT NOT NULL, created_at REAL NOT NULL,
-    finished_at REAL, stage TEXT, done INTEGER NOT NULL DEFAULT 0, total INTEGER NOT NULL, options TEXT NOT NULL,
-    mark_id TEXT, ledger_seq INTEGER, figures TEXT, error TEXT
-);
-"""
 
 
 class SongNotFound(BadInput):
@@ -78,7 +70,7 @@ class SongJob:
 class Songs(JobStore):
     """folder: <home>/songs (created on first use)."""
 
-    SCHEMA = _SCHEMA
+    TABLES = ("songs",)
 
     def submit(self, source: bytes, is_score: bool, options: dict[str, Any], stages: int, owner: str, now: float,
                key_id: str | None = None) -> SongJob:
@@ -87,37 +79,45 @@ class Songs(JobStore):
         folder = self.folder / job_id
         folder.mkdir(mode=0o700)
         atomic_write(folder / ("score.musicxml" if is_score else "lyrics.txt"), source)
-        with closing(self._connect()) as db, db:
-            db.execute("INSERT INTO songs (job_id, owner, key_id, status, created_at, total, options) "
-                       "VALUES (?, ?, ?, 'queued', ?, ?, ?)", (job_id, owner, key_id, now, stages, json.dumps(options)))
+        with self.db.write() as session:
+            session.execute("INSERT INTO songs (job_id, owner, key_id, status, created_at, total, options) "
+                            "VALUES (:job, :owner, :key, 'queued', :now, :total, :options)",
+                            {"job": job_id, "owner": owner, "key": key_id, "now": now, "total": stages,
+                             "options": json.dumps(options)})
         return self.job(job_id)
 
     def job(self, job_id: str, owner: str | None = None) -> SongJob:
         """Raises SongNotFound (also when `owner` is given and is not the job's)."""
-        with closing(self._connect()) as db:
-            row = db.execute("SELECT job_id, owner, key_id, status, created_at, finished_at, stage, done, total, "
-                             "options, mark_id, ledger_seq, figures, error FROM songs WHERE job_id = ?",
-                             (job_id,)).fetchone()
+        with self.db.read() as session:
+            row = session.execute("SELECT job_id, owner, key_id, status, created_at, finished_at, stage, done, total, "
+                                  "options, mark_id, ledger_seq, figures, error FROM songs WHERE job_id = :job",
+                                  {"job": job_id}).fetchone()
         if row is None or (owner is not None and row[1] != owner):
             raise SongNotFound(f"no song job {job_id!r}")
         return SongJob(*row[:9], json.loads(row[9]), row[10], row[11], json.loads(row[12]) if row[12] else None,
                        row[13])
 
     def jobs(self, owner: str | None) -> list[SongJob]:
-        with closing(self._connect()) as db:
-            ids = [r[0] for r in db.execute("SELECT job_id FROM songs WHERE ? IS NULL OR owner = ? "
-                                            "ORDER BY created_at DESC LIMIT 100", (owner, owner))]
+        with self.db.read() as session:
+            ids = [r[0] for r in session.execute("SELECT job_id FROM songs WHERE :owner IS NULL OR owner = :owner "
+                                                 "ORDER BY created_at DESC LIMIT 100", {"owner": owner})]
         return [self.job(i) for i in ids]
 
     def unfinished(self) -> list[str]:
-        with closing(self._connect()) as db:
-            return [r[0] for r in db.execute("SELECT job_id FROM songs WHERE status IN (?, ?) ORDER BY created_at",
-                                             ACTIVE)]
+        return unfinished(self.db, "songs")
 
     def run(self, studio: Studio, job_id: str, caller: Caller | None) -> SongJob:
         """Make the song and keep its files; a failure marks the job failed and is raised, a
-        cancellation (seen between stages) leaves it cancelled."""
-        job = self.job(job_id)
+        cancellation (seen between stages) leaves it cancelled. A song another process is making,
+        or one that has finished, is left as it is (a task that runs twice releases one song)."""
+        with self.db.hold(f"song {job_id}") as held:
+            job = self.job(job_id)
+            if not held or job.status not in ACTIVE:
+                return job
+            return self._run(studio, job, caller)
+
+    def _run(self, studio: Studio, job: SongJob, caller: Caller | None) -> SongJob:
+        job_id = job.job_id
         folder = self.folder / job_id
         options = dict(job.options)
         score = folder / "score.musicxml"
@@ -165,9 +165,7 @@ class Songs(JobStore):
         return job, self.folder / job_id / ("stems.zip" if stems else f"master.{job.options['format']}")
 
     def _update(self, job_id: str, **fields: Any) -> None:
-        columns = ", ".join(f"{k} = ?" for k in fields)
-        with closing(self._connect()) as db, db:
-            db.execute(f"UPDATE songs SET {columns} WHERE job_id = ?", (*fields.values(), job_id))
+        update(self.db, "songs", job_id, fields)
 
 
 def _zipped(result) -> bytes:

@@ -38,7 +38,7 @@ def _audiobook(args: argparse.Namespace) -> int:
         raise BadInput("give a book to narrate, or --resume JOB to finish one; not both and not neither")
     audio.check_output_path(args.output)
     s = studio(args)
-    narrations = Narrations(s.home / "audiobooks")
+    narrations = Narrations(s.home / "audiobooks", s.job_database)
     if args.resume is not None:
         job = narrations.job(args.resume)
         if job.output != output:

@@ -20,6 +20,7 @@ import numpy as np
 from consent import sealed
 from consent.atomic import atomic_write
 from consent.challenges import DEFAULT_TTL_S, Challenge, new_challenge
+from consent.database import Database
 from consent.enrollment import Enroller
 from consent.errors import EnrollmentRefused, UnknownVoice, VoicekitError
 from consent.profiles import VoiceProfile
@@ -439,6 +440,13 @@ class Studio:
         self.ledger.append("lexicon", {"voice": voice, "lexicon_sha256": None if lexicon is None else lexicon.sha256,
                                        "entries": 0 if lexicon is None else len(lexicon)}, now=self.clock())
 
+    @property
+    def job_database(self) -> Database | None:
+        """The records' server, where jobs live too; None when the home's SQLite files hold the records
+        (each job store then keeps its own)."""
+        db = self.registry.db
+        return None if db.embedded else db
+
     def rotate_keys(self) -> str:
         """Sign with a new key from now on; older records, entries and watermarks keep verifying."""
         kid = self._records.rotate_keys(self.clock())
@@ -449,13 +457,12 @@ class Studio:
     def _keyed_watermark(self) -> KeyedWatermark:
         return KeyedWatermark([WatermarkKey(s) for s in self.keys.watermark_secrets()])
 
-    def _current_stamp(self) -> tuple[int, int]:
-        stat = (self.home / "keys" / "current").stat()
-        return stat.st_ino, stat.st_mtime_ns
+    def _current_stamp(self) -> object:
+        return self.keys.current_stamp()
 
     def _follow_rotation(self) -> None:
-        """One stat per request: when another process rotated the keys (the file naming the
-        current key was replaced), sign and mark with the new key, and find its marks."""
+        """One stat (or one indexed row, on a server) per request: when another process rotated the
+        keys, sign and mark with the new key, and find its marks."""
         stamp = self._current_stamp()
         if stamp == self._current_seen:
             return
