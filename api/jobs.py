@@ -1,4 +1,8 @@
-"""Runs audiobook, audit and song jobs in the background of the server, and picks up unfinished ones at start."""
+"""Runs audiobook, audit and song jobs: on threads in the server (the embedded default, which picks
+up unfinished jobs at start), or on Celery workers when a broker is named (api.workers).
+
+Either way one `JobRunner.run_one` does a job's work, so a job is checked, marked and gated the same
+wherever it runs; `Dispatch` is what routes hand a new job to."""
 from __future__ import annotations
 
 import logging
@@ -40,14 +44,18 @@ class JobRunner:
         """Stop taking jobs; the one running is dropped with the process and done again on restart."""
         self._queue.put(None)
 
+    def run_guarded(self, job_id: str) -> None:
+        """run_one, with a failure logged (its store has marked the job failed), not raised."""
+        try:
+            self.run_one(job_id)
+        except VoicekitError as e:
+            log.warning("%s job %s failed: %s", self._thread.name, job_id, e)
+        except Exception:  # the job is marked failed; the runner goes on with the next one
+            log.exception("%s job %s failed", self._thread.name, job_id)
+
     def _run(self) -> None:
         while (job_id := self._queue.get()) is not None:
-            try:
-                self.run_one(job_id)
-            except VoicekitError as e:
-                log.warning("%s job %s failed: %s", self._thread.name, job_id, e)
-            except Exception:  # the job is marked failed; the runner goes on with the next one
-                log.exception("%s job %s failed", self._thread.name, job_id)
+            self.run_guarded(job_id)
 
 
 class NarrationRunner(JobRunner):
@@ -105,3 +113,38 @@ class SongRunner(JobRunner):
             self.svc.songs.run(self.svc.studio, job_id, caller)
         except SongCancelled:
             log.info("song job %s cancelled", job_id)
+
+
+RUNNERS = {"audiobook": NarrationRunner, "audit": AuditRunner, "song": SongRunner}
+
+
+class Dispatch:
+    """Where a new job goes. `parts`: how many runs may work on it at once (an audiobook's chapters:
+    each further run claims chapters the others have not)."""
+
+    def submit(self, kind: str, job_id: str, parts: int = 1) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+class ThreadDispatch(Dispatch):
+    """One runner thread per kind of job, in this process."""
+
+    def __init__(self, svc: Service) -> None:
+        self.runners = {kind: runner(svc) for kind, runner in RUNNERS.items()}
+
+    def submit(self, kind: str, job_id: str, parts: int = 1) -> None:
+        self.runners[kind].enqueue(job_id)
+
+    def start(self) -> None:
+        for runner in self.runners.values():
+            runner.start()
+
+    def stop(self) -> None:
+        for runner in self.runners.values():
+            runner.stop()

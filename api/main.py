@@ -11,10 +11,11 @@ from fastapi import FastAPI
 
 from api import problems
 from api.deps import Service
-from api.jobs import AuditRunner, NarrationRunner, SongRunner
+from api.jobs import ThreadDispatch
 from api.limits import BodyLimit
 from api.routers import audiobooks, audit, health, keys, profiles, singing, songs, speech, voices
 from api.settings import ServiceSettings
+from api.workers import CeleryDispatch, broker_url
 
 DESCRIPTION = """Voice synthesis behind a consent registry. Every response that carries audio was
 watermarked and passed a detector gate; its mark id and signed provenance are in the headers.
@@ -28,14 +29,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = Service.open(settings)
-        runners = NarrationRunner(svc), AuditRunner(svc), SongRunner(svc)
         app.state.service = svc
-        app.state.runner, app.state.audit_runner, app.state.song_runner = runners
-        for runner in runners:
-            runner.start()
+        app.state.jobs = CeleryDispatch(broker) if (broker := broker_url()) else ThreadDispatch(svc)
+        app.state.jobs.start()
         yield
-        for runner in runners:
-            runner.stop()
+        app.state.jobs.stop()
 
     app = FastAPI(title="voicekit", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     problems.install(app)

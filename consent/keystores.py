@@ -96,8 +96,8 @@ class DatabaseKeyStore(KeyStore):
         if not passphrase:
             raise KeyStoreError("the registry's keys on a database server are kept encrypted: "
                                 "set VOICEKIT_KEY_PASSPHRASE (the same on every machine)")
-        if folder is not None and self.current() is None:
-            self._adopt(FolderKeyStore(folder), passphrase)
+        if folder is not None and (folder / "current").exists() and self.current() is None:
+            self._adopt(FolderKeyStore(folder))
 
     def current(self) -> str | None:
         with self.db.read() as session:
@@ -152,12 +152,10 @@ class DatabaseKeyStore(KeyStore):
         if session.execute("UPDATE signing_keys SET current = 1 WHERE key_id = :kid", {"kid": key_id}).rowcount != 1:
             raise KeyStoreError(f"key {key_id} is not in the database's signing_keys table")
 
-    def _adopt(self, folder: FolderKeyStore, passphrase: bytes) -> None:
+    def _adopt(self, folder: FolderKeyStore) -> None:
         """A home that kept its keys in its folder before it was pointed at a server: its keys move
         to the table (the PEMs as they are, which must be encrypted), the folder's current last."""
         current = folder.current()
-        if current is None:
-            return
         publics = folder.public_hexes()
         for kid, pem in folder.private_pems().items():
             if b"ENCRYPTED" not in pem:

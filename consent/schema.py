@@ -166,6 +166,7 @@ job_chapters = Table(
     Column("render_s", Double),
     Column("finished_at", Double),
     Column("claimed_at", Double),
+    Column("claimed_by", Text),  # host:pid of the process that took the claim
     PrimaryKeyConstraint("job_id", "idx"),
 )
 

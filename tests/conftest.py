@@ -33,6 +33,16 @@ def postgres():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def redis():
+    """A Redis server of this test session (one per xdist worker), the workers' broker."""
+    from tests.redisserver import RedisServer
+
+    server = RedisServer()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, monkeypatch):
     """A test that uses it runs twice: on the home's SQLite files (None) and on a fresh PostgreSQL

@@ -15,7 +15,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import secrets
+import socket
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -252,8 +254,10 @@ class Narrations(JobStore):
             with self.db.hold(_chapter_claim(job_id, index)) as held:
                 if held and index in self._undone(job_id):  # not finished between the look and the claim
                     with self.db.write() as session:
-                        session.execute("UPDATE job_chapters SET claimed_at = :now WHERE job_id = :job AND idx = :idx",
-                                        {"now": time.time(), "job": job_id, "idx": index})
+                        session.execute("UPDATE job_chapters SET claimed_at = :now, claimed_by = :by "
+                                        "WHERE job_id = :job AND idx = :idx",
+                                        {"now": time.time(), "by": f"{socket.gethostname()}:{os.getpid()}",
+                                         "job": job_id, "idx": index})
                     yield index
                     return
         yield None

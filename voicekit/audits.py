@@ -16,10 +16,11 @@ from typing import Any
 
 from consent.atomic import atomic_write
 from voicekit.errors import BadInput
-from voicekit.jobstore import JobStore, unfinished, update
+from voicekit.jobstore import JobStore, orphaned, unfinished, update
 from voicekit.studio import Studio
 
 ACTIVE = ("queued", "running")
+_CLAIM = "voicekit audit {}"  # held while a process runs the job
 MAX_FILES = 100  # per job
 
 
@@ -94,11 +95,15 @@ class Audits(JobStore):
     def unfinished(self) -> list[str]:
         return unfinished(self.db, "audits")
 
+    def orphaned(self) -> list[str]:
+        """Running jobs whose process died (see voicekit.jobstore.orphaned)."""
+        return orphaned(self.db, "audits", _CLAIM)
+
     def run(self, studio: Studio, job_id: str) -> AuditJob:
         """Audit the job's files and keep the signed report; a failure marks the job failed and is raised.
         A job that another process is auditing, or that has finished, is left as it is (a task that
         runs twice audits once)."""
-        with self.db.hold(f"audit {job_id}") as held:
+        with self.db.hold(_CLAIM.format(job_id)) as held:
             job = self.job(job_id)
             if not held or job.status not in ACTIVE:
                 return job

@@ -38,3 +38,17 @@ def update(db: Database, table: str, job_id: str, fields: dict) -> None:
     columns = ", ".join(f"{name} = :{name}" for name in fields)
     with db.write() as session:
         session.execute(f"UPDATE {table} SET {columns} WHERE job_id = :job_id", {**fields, "job_id": job_id})
+
+
+def orphaned(db: Database, table: str, claim: str) -> list[str]:
+    """Running jobs of a table whose claim (`claim` formatted with the job id) nobody holds: the
+    process that set them running died. Cost: the running jobs, by the status index."""
+    with db.read() as session:
+        running = [row[0] for row in session.execute(
+            f"SELECT job_id FROM {table} WHERE status = 'running' ORDER BY created_at")]
+    found = []
+    for job_id in running:
+        with db.hold(claim.format(job_id)) as held:
+            if held:
+                found.append(job_id)
+    return found

@@ -19,11 +19,12 @@ from typing import Any
 
 from consent.atomic import atomic_write
 from voicekit.errors import BadInput, VoicekitError
-from voicekit.jobstore import JobStore, unfinished, update
+from voicekit.jobstore import JobStore, orphaned, unfinished, update
 from voicekit.studio import Studio
 from voicekit.studio.request import Caller
 
 ACTIVE = ("queued", "running")
+_CLAIM = "voicekit song {}"  # held while a process runs the job
 
 
 class SongNotFound(BadInput):
@@ -106,11 +107,15 @@ class Songs(JobStore):
     def unfinished(self) -> list[str]:
         return unfinished(self.db, "songs")
 
+    def orphaned(self) -> list[str]:
+        """Running jobs whose process died (see voicekit.jobstore.orphaned)."""
+        return orphaned(self.db, "songs", _CLAIM)
+
     def run(self, studio: Studio, job_id: str, caller: Caller | None) -> SongJob:
         """Make the song and keep its files; a failure marks the job failed and is raised, a
         cancellation (seen between stages) leaves it cancelled. A song another process is making,
         or one that has finished, is left as it is (a task that runs twice releases one song)."""
-        with self.db.hold(f"song {job_id}") as held:
+        with self.db.hold(_CLAIM.format(job_id)) as held:
             job = self.job(job_id)
             if not held or job.status not in ACTIVE:
                 return job

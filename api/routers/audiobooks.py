@@ -44,7 +44,7 @@ async def submit(
     svc.studio.check_voice(voice, svc.caller(key))
     job = svc.narrations.submit(chapters, voice, key.owner, svc.studio.clock(), output=output, style=style,
                                 title=title or book_title, key_id=key.key_id)
-    request.app.state.runner.enqueue(job.job_id)
+    request.app.state.jobs.submit("audiobook", job.job_id, parts=len(job.chapters))
     return job.as_dict()
 
 

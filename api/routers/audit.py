@@ -58,7 +58,7 @@ async def submit_audit(request: Request, svc: ServiceDep, key: AuditKey,
             raise Problem(413, "upload-too-large", f"file {upload.filename or i} is over the {limit}-byte limit")
         uploads.append((upload.filename or f"file {i + 1}", safe_suffix(upload.filename), data))
     job = svc.audits.submit(uploads, key.owner, svc.studio.clock(), key.key_id)
-    request.app.state.audit_runner.enqueue(job.job_id)
+    request.app.state.jobs.submit("audit", job.job_id)
     return job.as_dict()
 
 

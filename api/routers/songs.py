@@ -74,7 +74,7 @@ async def submit(request: Request, body: SongRequest, svc: ServiceDep, key: Spea
         body.stems, body.stem_format, caller, None, body.title, changes, body.backing, False)
     job = svc.songs.submit(source, body.score is not None, options | {"style": body.style, "style_changes": changes},
                            plan.stages, key.owner, svc.studio.clock(), key.key_id)
-    request.app.state.song_runner.enqueue(job.job_id)
+    request.app.state.jobs.submit("song", job.job_id)
     return job.as_dict()
 
 

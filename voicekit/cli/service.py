@@ -1,4 +1,4 @@
-"""serve and demo."""
+"""serve, worker and demo."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from voicekit.cli.common import EXIT_OK, show, studio
+from voicekit.errors import BadInput
 
 
 def register(commands) -> None:
@@ -13,6 +14,12 @@ def register(commands) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.set_defaults(run=_serve)
+
+    worker = commands.add_parser("worker", help="run a Celery worker for audiobooks, songs and audits "
+                                 "(needs VOICEKIT_BROKER_URL; one per core)")
+    worker.add_argument("--broker", help="the Redis broker's URL (default: VOICEKIT_BROKER_URL)")
+    worker.add_argument("--name", help="this worker's name in Celery's logs (default: celery@host)")
+    worker.set_defaults(run=_worker)
 
     demo = commands.add_parser("demo", help="render, mark, gate and detect a sentence in each house voice")
     demo.add_argument("--out", type=Path, default=Path("demo-out"), help="folder for the demo files")
@@ -28,6 +35,20 @@ def _serve(args: argparse.Namespace) -> int:
     if args.home is not None:
         os.environ["VOICEKIT_HOME"] = str(args.home)
     uvicorn.run("api.main:create_app", factory=True, host=args.host, port=args.port, log_level="info")
+    return EXIT_OK
+
+
+def _worker(args: argparse.Namespace) -> int:
+    """One worker process until it is stopped. Like `serve`, it names the `api` package by string."""
+    import importlib
+
+    broker = args.broker or os.environ.get("VOICEKIT_BROKER_URL")
+    if not broker:
+        raise BadInput("a worker needs a broker: set VOICEKIT_BROKER_URL (or --broker) to the Redis URL "
+                       "the API sends its jobs to")
+    if args.home is not None:
+        os.environ["VOICEKIT_HOME"] = str(args.home)
+    importlib.import_module("api.workers").run_worker(broker, args.name)
     return EXIT_OK
 
 

@@ -56,6 +56,7 @@ def upgrade() -> None:
         sa.Column("render_s", sa.Double),
         sa.Column("finished_at", sa.Double),
         sa.Column("claimed_at", sa.Double),
+        sa.Column("claimed_by", sa.Text),
         sa.PrimaryKeyConstraint("job_id", "idx"),
     )
     op.create_table(

@@ -1,0 +1,123 @@
+"""The heavy work on Celery workers, with Redis as the broker (VOICEKIT_BROKER_URL): audiobooks,
+songs and audits, each a task that runs the same `api.jobs` runner the embedded thread would.
+
+A worker (`voicekit worker`) is one process that builds the service once (models load there, not
+per task) and runs one task at a time; start one per core, on as many machines as share the
+records' database server and the home's job folders. The API only stores a job and sends its
+task; progress is read from the database by whoever asks.
+
+Delivery is at least once (acks late: a task is acknowledged when it ends, and a worker that dies
+leaves it to be delivered again), so every task must be idempotent, and is: a job is worked only
+under its claims (`consent.database.Database.hold`), which the system drops with a dead process,
+and finished work is never redone. Redis gives a dead worker's unacknowledged task back only after
+the visibility timeout, so each worker also sweeps: every SWEEP_S it looks for jobs whose claims
+are free though their work is unfinished (their worker died) and sends their task again.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from functools import lru_cache
+from typing import Any
+
+from api.jobs import RUNNERS, Dispatch, JobRunner
+
+log = logging.getLogger("voicekit.workers")
+
+BROKER_URL_ENV = "VOICEKIT_BROKER_URL"
+VISIBILITY_S = 3600  # Redis re-delivers an unacknowledged task after this; the sweep is faster
+SWEEP_S = 5.0
+
+
+def broker_url() -> str | None:
+    """The broker named by the environment; None: jobs run on the server's own threads."""
+    return os.environ.get(BROKER_URL_ENV) or None
+
+
+@lru_cache(maxsize=4)
+def celery_app(broker: str) -> Any:
+    """The Celery app for a broker: tasks acknowledged late and given back when their worker is lost,
+    one task fetched at a time (a chapter is minutes of work; prefetching would strand them)."""
+    from celery import Celery
+
+    app = Celery("voicekit", broker=broker, set_as_current=False)
+    app.conf.update(
+        task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
+        task_serializer="json", accept_content=["json"], task_ignore_result=True,
+        broker_transport_options={"visibility_timeout": VISIBILITY_S},
+        broker_connection_retry_on_startup=True, worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+    )
+    for kind in RUNNERS:
+        app.task(name=f"voicekit.{kind}", bind=True)(_run_task)
+    return app
+
+
+class CeleryDispatch(Dispatch):
+    """Sends each job's task to the broker; `parts` tasks for a job that many workers may share."""
+
+    def __init__(self, broker: str) -> None:
+        self.app = celery_app(broker)
+
+    def submit(self, kind: str, job_id: str, parts: int = 1) -> None:
+        for _ in range(max(1, parts)):
+            self.app.send_task(f"voicekit.{kind}", args=[job_id])
+
+
+# -- in a worker process -------------------------------------------------------------------------
+_runners: dict[str, JobRunner] = {}
+_runners_lock = threading.Lock()
+
+
+def runners() -> dict[str, JobRunner]:
+    """This process's runners over one service, built on first use (models load once per worker)."""
+    with _runners_lock:
+        if not _runners:
+            from api.deps import Service
+            from api.settings import ServiceSettings
+
+            svc = Service.open(ServiceSettings(speech_slots=1))
+            _runners.update({kind: runner(svc) for kind, runner in RUNNERS.items()})
+        return _runners
+
+
+def _run_task(task: Any, job_id: str) -> None:
+    runner = runners()[task.name.removeprefix("voicekit.")]
+    runner.run_guarded(job_id)
+
+
+def sweep(app: Any) -> list[tuple[str, str]]:
+    """Send the task again for every job whose worker died; returns (kind, job id) of each."""
+    svc = next(iter(runners().values())).svc
+    found = [("audiobook", job_id) for job_id in svc.narrations.orphaned()]
+    found += [("song", job_id) for job_id in svc.songs.orphaned()]
+    found += [("audit", job_id) for job_id in svc.audits.orphaned()]
+    for kind, job_id in found:
+        log.warning("%s job %s lost its worker; sending it again", kind, job_id)
+        app.send_task(f"voicekit.{kind}", args=[job_id])
+    return found
+
+
+def run_worker(broker: str, name: str | None = None) -> None:
+    """Run one worker in this process until it is stopped: the service built before the first task,
+    the sweep on a thread beside it."""
+    app = celery_app(broker)
+    runners()
+    stop = threading.Event()
+
+    def sweeping() -> None:
+        while not stop.wait(SWEEP_S):
+            try:
+                sweep(app)
+            except Exception:  # a database or broker hiccup: the next sweep tries again
+                log.exception("the sweep for lost jobs failed")
+
+    threading.Thread(target=sweeping, name="voicekit-sweep", daemon=True).start()
+    argv = ["worker", "--pool=solo", "--concurrency=1", "--loglevel=INFO", "--without-gossip", "--without-mingle"]
+    if name:
+        argv.append(f"--hostname={name}@%h")
+    try:
+        app.worker_main(argv)
+    finally:
+        stop.set()
