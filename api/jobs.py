@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from api.deps import KeyCaller, Service
 from voicekit.audiobook import JobCancelled
@@ -118,9 +120,21 @@ class SongRunner(JobRunner):
 RUNNERS = {"audiobook": NarrationRunner, "audit": AuditRunner, "song": SongRunner}
 
 
+@dataclass(frozen=True)
+class Released:
+    """What a speech request released, wherever it was rendered."""
+
+    encoded: bytes
+    mark_id: int
+    provenance: dict[str, Any] | None
+
+
 class Dispatch:
     """Where a new job goes. `parts`: how many runs may work on it at once (an audiobook's chapters:
-    each further run claims chapters the others have not)."""
+    each further run claims chapters the others have not). `speak`: None when requests render in
+    this process."""
+
+    speak: Callable[..., Released] | None = None
 
     def submit(self, kind: str, job_id: str, parts: int = 1) -> None:
         raise NotImplementedError

@@ -18,6 +18,9 @@ class ServiceSettings:
     speech_slots: requests rendering at once (the machine's cores: heart renders on one core each);
     a request waits up to slot_wait_s for one, then gets 429.
     body_timeout_s: a client that takes longer than this to send its body gets 408.
+    worker_speech_chars: with workers (VOICEKIT_BROKER_URL), a speech request this long or longer is
+    rendered on one, and the API waits up to worker_wait_s for it (then 503); shorter ones render
+    here, where a Redis round trip would cost more than it saves.
     """
 
     home: Path | None = None
@@ -29,3 +32,5 @@ class ServiceSettings:
     slot_wait_s: float = 30.0
     body_timeout_s: float = 60.0
     job_workers: int = 1
+    worker_speech_chars: int = 1000
+    worker_wait_s: float = 300.0

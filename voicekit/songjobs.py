@@ -100,8 +100,9 @@ class Songs(JobStore):
 
     def jobs(self, owner: str | None) -> list[SongJob]:
         with self.db.read() as session:
-            ids = [r[0] for r in session.execute("SELECT job_id FROM songs WHERE :owner IS NULL OR owner = :owner "
-                                                 "ORDER BY created_at DESC LIMIT 100", {"owner": owner})]
+            mine = "" if owner is None else " WHERE owner = :owner"
+            ids = [r[0] for r in session.execute(f"SELECT job_id FROM songs{mine} ORDER BY created_at DESC LIMIT 100",
+                                                 {"owner": owner})]
         return [self.job(i) for i in ids]
 
     def unfinished(self) -> list[str]:

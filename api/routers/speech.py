@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from typing import Iterator, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -65,31 +65,39 @@ class OpenAISpeechRequest(BaseModel):
 
 @router.post("/speech", responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}},
              response_class=Response)
-def speech(body: SpeechRequest, svc: ServiceDep, key: SpeakKey) -> Response:
+def speech(body: SpeechRequest, request: Request, svc: ServiceDep, key: SpeakKey) -> Response:
     """Audio in the asked format, with its mark id and signed provenance in the headers."""
     text = body.ssml if body.ssml is not None else body.text
-    return _speak(svc, key, text, body.voice, body.format, body.stream, ssml=body.ssml is not None,
+    return _speak(request, svc, key, text, body.voice, body.format, body.stream, ssml=body.ssml is not None,
                   sample_rate=body.sample_rate, rate=body.rate, pitch=body.pitch, style=body.style,
                   loudness=body.loudness)
 
 
 @router.post("/audio/speech", responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}},
              response_class=Response)
-def openai_speech(body: OpenAISpeechRequest, svc: ServiceDep, key: SpeakKey) -> Response:
+def openai_speech(body: OpenAISpeechRequest, request: Request, svc: ServiceDep, key: SpeakKey) -> Response:
     """OpenAI-compatible text to speech (24 kHz; `pcm` is 16-bit little-endian mono, as OpenAI sends it)."""
-    return _speak(svc, key, body.input, body.voice, body.response_format, body.stream, ssml=False,
+    return _speak(request, svc, key, body.input, body.voice, body.response_format, body.stream, ssml=False,
                   sample_rate=24000, rate=body.speed, pitch=0.0, style=None)
 
 
-def _speak(svc: Service, key: ApiKey, text: str, voice: str, fmt: str, stream: bool, **fields) -> Response:
+def _speak(request: Request, svc: Service, key: ApiKey, text: str, voice: str, fmt: str, stream: bool,
+           **fields) -> Response:
+    """Rendered here, or (a long request, when workers run the heavy work) on a worker: either way
+    through Studio.speak, so the same checks, mark and gate."""
     if len(text) > svc.settings.max_text_chars:
         raise Problem(413, "text-too-long", f"the text is {len(text)} characters; one request may have "
                       f"{svc.settings.max_text_chars} (send books to /v1/audiobooks)")
     caller, options = svc.caller(key), SpeechOptions(format=fmt, **fields)
     if stream:
         return _streamed(svc, text, voice, caller, options)
-    with svc.slots.held():
-        result = svc.studio.speak(text, voice, options, caller)
+    on_worker = request.app.state.jobs.speak
+    if on_worker is not None and len(text) >= svc.settings.worker_speech_chars:
+        svc.studio.check_voice(voice, caller)  # refused here at once, before a worker is asked
+        result = on_worker(key.key_id, text, voice, {"format": fmt, **fields}, svc.settings.worker_wait_s)
+    else:
+        with svc.slots.held():
+            result = svc.studio.speak(text, voice, options, caller)
     return Response(result.encoded, media_type=MEDIA_TYPES[fmt],
                     headers=provenance_headers(result.mark_id, result.provenance))
 

@@ -137,11 +137,22 @@ def _wait_for_a_claim(fleet: Fleet, job_id: str) -> tuple[str, int]:
     raise AssertionError("no worker claimed a chapter")
 
 
-def test_a_revocation_reaches_a_worker_at_once(fleet):
+def test_long_speech_renders_on_a_worker_and_a_revocation_reaches_it_at_once(fleet):
     service = fleet.service
     _, secret = service.access.create_key("alice", ("speak",), service.studio.clock())
     fleet.start_worker("one")
     fleet.wait_ready()
+    long_text = PARAGRAPH * 8  # over ServiceSettings.worker_speech_chars: rendered on the worker
+    spoken = fleet.client.post("/v1/speech", headers=bearer(secret), json={"text": long_text, "format": "mp3"})
+    assert spoken.status_code == 200, spoken.text
+    mark = int(spoken.headers["X-Voicekit-Mark-Id"], 16)
+    assert outputs(fleet, [mark]) == [mark]
+    assert service.studio.detect(spoken.content).mark_id == mark
+    refused = fleet.client.post("/v1/speech", headers=bearer(secret),
+                                json={"ssml": "<speak>" + long_text + "<break time='forever'/></speak>"})
+    assert refused.status_code == 400 and refused.headers["content-type"].startswith("application/problem+json")
+    assert "break" in refused.json()["detail"]  # the worker's own refusal, as a problem
+
     job_id = submit(fleet, secret, book(3, 12))
     _wait_for_a_claim(fleet, job_id)
     service.studio.revoke("heart", reason="the voice's licence ended")  # in this process, not the worker's

@@ -48,6 +48,8 @@ def _worker(args: argparse.Namespace) -> int:
                        "the API sends its jobs to")
     if args.home is not None:
         os.environ["VOICEKIT_HOME"] = str(args.home)
+    for pool in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(pool, "1")  # a worker is one core: start one per core, not one per machine
     importlib.import_module("api.workers").run_worker(broker, args.name)
     return EXIT_OK
 
