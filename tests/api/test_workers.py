@@ -58,20 +58,27 @@ class Fleet:
                 os.killpg(worker.pid, signal.SIGKILL)
 
 
-@pytest.fixture
-def fleet(tmp_path, postgres, redis, monkeypatch):
-    env = {"VOICEKIT_HOME": str(tmp_path / "home"), "VOICEKIT_DATABASE_URL": postgres.new_database(),
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory, postgres, redis):
+    """The API in this process and two workers, started once: the tests below run in order, the
+    last one with the worker the first one left alive."""
+    folder = tmp_path_factory.mktemp("fleet")
+    env = {"VOICEKIT_HOME": str(folder / "home"), "VOICEKIT_DATABASE_URL": postgres.new_database(),
            "VOICEKIT_BROKER_URL": redis.new_url(), "VOICEKIT_KEY_PASSPHRASE": "fleet passphrase"}
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    fleet = Fleet(tmp_path, {**os.environ, **env})
-    with TestClient(create_app(ServiceSettings(home=tmp_path / "home", **SETTINGS))) as client:
-        fleet.client, fleet.service = client, client.app.state.service
-        fleet.db = Database(env["VOICEKIT_DATABASE_URL"])
-        try:
-            yield fleet
-        finally:
-            fleet.stop()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        fleet = Fleet(folder, {**os.environ, **env})
+        with TestClient(create_app(ServiceSettings(home=folder / "home", **SETTINGS))) as client:
+            fleet.client, fleet.service = client, client.app.state.service
+            fleet.db = Database(env["VOICEKIT_DATABASE_URL"])
+            fleet.start_worker("one")
+            fleet.start_worker("two")
+            try:
+                fleet.wait_ready()
+                yield fleet
+            finally:
+                fleet.stop()
 
 
 def chapters(fleet: Fleet, job_id: str) -> list[tuple]:
@@ -95,10 +102,6 @@ def submit(fleet: Fleet, secret: str, text: str) -> str:
 
 def test_two_workers_share_a_book_and_a_killed_workers_chapter_is_finished_by_the_other(fleet):
     _, secret = fleet.service.access.create_key("alice", ("speak",), fleet.service.studio.clock())
-    fleet.start_worker("one")
-    fleet.start_worker("two")
-    fleet.wait_ready()
-
     shared = submit(fleet, secret, book(6, 2))
     job = finished(fleet.client, bearer(secret), f"/v1/audiobooks/{shared}", timeout_s=300)
     assert job["status"] == "done", job
@@ -108,19 +111,19 @@ def test_two_workers_share_a_book_and_a_killed_workers_chapter_is_finished_by_th
     assert sorted(outputs(fleet, marks)) == sorted(marks)  # one ledger entry per chapter
     assert len({by for _, _, by in rows}) == 2, rows  # both workers narrated
 
-    killed = submit(fleet, secret, book(6, 12))
+    killed = submit(fleet, secret, book(4, 10))
     victim, index = _wait_for_a_claim(fleet, killed)
     os.killpg(fleet.workers[victim].pid, signal.SIGKILL)
     job = finished(fleet.client, bearer(secret), f"/v1/audiobooks/{killed}", timeout_s=300)
     assert job["status"] == "done", job
     rows = chapters(fleet, killed)
     marks = [mark for _, mark, _ in rows]
-    assert len(set(marks)) == 6 and None not in marks
+    assert len(set(marks)) == 4 and None not in marks
     assert sorted(outputs(fleet, marks)) == sorted(marks)
     with fleet.db.read() as session:  # nothing else released during the job: no duplicate of the lost chapter
         released = session.execute("SELECT count(*) FROM entries WHERE kind = 'output' AND time >= :t",
                                    {"t": job["started_at"]}).fetchone()[0]
-    assert released == 6
+    assert released == 4
     survivor = next(name for name in fleet.workers if name != victim)
     assert rows[index][2].endswith(f":{fleet.workers[survivor].pid}")  # the lost chapter, claimed again
 
@@ -140,8 +143,6 @@ def _wait_for_a_claim(fleet: Fleet, job_id: str) -> tuple[str, int]:
 def test_long_speech_renders_on_a_worker_and_a_revocation_reaches_it_at_once(fleet):
     service = fleet.service
     _, secret = service.access.create_key("alice", ("speak",), service.studio.clock())
-    fleet.start_worker("one")
-    fleet.wait_ready()
     long_text = PARAGRAPH * 8  # over ServiceSettings.worker_speech_chars: rendered on the worker
     spoken = fleet.client.post("/v1/speech", headers=bearer(secret), json={"text": long_text, "format": "mp3"})
     assert spoken.status_code == 200, spoken.text
@@ -153,7 +154,7 @@ def test_long_speech_renders_on_a_worker_and_a_revocation_reaches_it_at_once(fle
     assert refused.status_code == 400 and refused.headers["content-type"].startswith("application/problem+json")
     assert "break" in refused.json()["detail"]  # the worker's own refusal, as a problem
 
-    job_id = submit(fleet, secret, book(3, 12))
+    job_id = submit(fleet, secret, book(3, 10))
     _wait_for_a_claim(fleet, job_id)
     service.studio.revoke("heart", reason="the voice's licence ended")  # in this process, not the worker's
     job = finished(fleet.client, bearer(secret), f"/v1/audiobooks/{job_id}", timeout_s=300)

@@ -94,6 +94,13 @@ def enrolled(studio, folder, references):
     return challenge, profile
 
 
+@pytest.fixture(scope="module")
+def unkept(studio, folder, references):
+    """A profile enrolled with the defaults: every scope, no references kept."""
+    challenge = challenge_for(studio)
+    return studio.enroll(challenge.challenge_id, reading(studio, folder, challenge), references)
+
+
 def test_a_genuine_enrollment_is_signed_and_recorded(studio, enrolled, references):
     challenge, profile = enrolled
     assert profile.voice_id.startswith("profile:") and profile.kind == "clone"
@@ -281,22 +288,7 @@ def test_a_profile_signed_by_a_foreign_key_is_refused(studio, tmp_path):
         studio.speak("Hello.", voice="profile:forged")
 
 
-def test_revocation_takes_effect_for_the_very_next_request(studio, folder, references):
-    challenge = challenge_for(studio)
-    profile = studio.enroll(challenge.challenge_id, reading(studio, folder, challenge), references)
-    spoken = studio.speak("Hello.", voice=profile.voice_id)
-    assert spoken.provenance["body"]["voice"] == profile.voice_id
-    studio.revoke(profile.voice_id, reason="speaker withdrew consent")
-    with pytest.raises(VoiceRevoked, match="speaker withdrew consent"):
-        studio.speak("Hello.", voice=profile.voice_id)
-    with pytest.raises(VoiceRevoked, match="already revoked"):
-        studio.revoke(profile.voice_id)
-    entry = [e for e in studio.ledger.entries() if e.kind == "revocation"][-1]
-    assert entry.body == {"voice_id": profile.voice_id, "reason": "speaker withdrew consent"}
-
-
-def test_a_cloning_coqui_model_speaks_the_profile_from_its_sealed_references(studio, folder, enrolled, references,
-                                                                             tmp_path):
+def test_a_cloning_coqui_model_speaks_the_profile_from_its_sealed_references(studio, enrolled, unkept, tmp_path):
     _, profile = enrolled
     studio.add_model_voice("tiny-clone", build_tiny_vits(tmp_path / "tiny"), licence="random weights, test only",
                            speaker="ana")
@@ -305,8 +297,6 @@ def test_a_cloning_coqui_model_speaks_the_profile_from_its_sealed_references(stu
     assert body["voice"] == profile.voice_id and body["clone_with"] == "tiny-clone"
     assert body["engine"] == "coqui" and "conditioned on the profile's sealed references" in body["model"]
 
-    challenge = challenge_for(studio)
-    unkept = studio.enroll(challenge.challenge_id, reading(studio, folder, challenge), references)
     with pytest.raises(EngineUnavailable, match="--keep-references"):
         studio.speak("Hello.", voice=unkept.voice_id, clone_with="tiny-clone")
 
@@ -350,3 +340,17 @@ def test_a_failed_store_leaves_no_sealed_audio_and_the_challenge_unused(studio, 
         studio.enroll(challenge.challenge_id, reading(studio, folder, challenge), references, keep_references=True)
     assert set((studio.home / "references").rglob("*")) == before
     assert studio.registry.challenge(challenge.challenge_id).used_at is None
+
+
+# Last in the file: it revokes the module's `unkept` profile.
+def test_revocation_takes_effect_for_the_very_next_request(studio, unkept):
+    profile = unkept
+    spoken = studio.speak("Hello.", voice=profile.voice_id)
+    assert spoken.provenance["body"]["voice"] == profile.voice_id
+    studio.revoke(profile.voice_id, reason="speaker withdrew consent")
+    with pytest.raises(VoiceRevoked, match="speaker withdrew consent"):
+        studio.speak("Hello.", voice=profile.voice_id)
+    with pytest.raises(VoiceRevoked, match="already revoked"):
+        studio.revoke(profile.voice_id)
+    entry = [e for e in studio.ledger.entries() if e.kind == "revocation"][-1]
+    assert entry.body == {"voice_id": profile.voice_id, "reason": "speaker withdrew consent"}
