@@ -31,6 +31,7 @@ from consent.atomic import create_private
 from consent.errors import DatabaseUnavailable, DuplicateKey
 
 DATABASE_URL_ENV = "VOICEKIT_DATABASE_URL"
+_CLAIMS = 0x766B  # the advisory-lock space of Database.hold's claims
 POOL_SIZE = 16  # connections one process keeps to a server: the API's worker threads, and a few more
 
 
@@ -195,15 +196,17 @@ class Database:
         if self.dialect == "postgresql":
             from sqlalchemy import text
 
-            key = {"key": _lock_key(name)}
+            # The two-key form: a lock space of its own, so a claim never shares a key with the
+            # ledger's lock (a try that collides only looks busy; a shared key could deadlock).
+            key = {"space": _CLAIMS, "key": int.from_bytes(_lock_key(name).to_bytes(4, "big"), "big", signed=True)}
             with self.connect() as connection:
-                held = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), key).scalar()
+                held = connection.execute(text("SELECT pg_try_advisory_lock(:space, :key)"), key).scalar()
                 connection.commit()
                 try:
                     yield bool(held)
                 finally:
                     if held:
-                        connection.execute(text("SELECT pg_advisory_unlock(:key)"), key)
+                        connection.execute(text("SELECT pg_advisory_unlock(:space, :key)"), key)
                         connection.commit()
             return
         folder = Path(self.path or self.url.database).parent / "claims"
