@@ -50,13 +50,19 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def start_server(home: Path) -> tuple[subprocess.Popen, str]:
+    return serving(lambda port: subprocess.Popen(
+        [sys.executable, "-m", "voicekit.cli", "--home", str(home), "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+
+def serving(start) -> tuple[subprocess.Popen, str]:
+    """A server started by `start(port)` on a free loopback port, once it says it is ready."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    command = [sys.executable, "-m", "voicekit.cli", "--home", str(home), "serve", "--port", str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = start(port)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
+    for _ in range(900):
         try:
             if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
                 return process, url

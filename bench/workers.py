@@ -25,7 +25,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,18 +32,15 @@ import time
 from datetime import date
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from api_load import audiobook, speech_level  # noqa: E402
+from api_load import audiobook, serving, speech_level  # noqa: E402
 from tests.postgres import PostgresServer  # noqa: E402
 from tests.redisserver import RedisServer  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "workers.json"
 PASSPHRASE = "bench fleet passphrase"
-
 
 # `voicekit serve`, with every speech request sent to the workers when there are any (the default
 # sends only requests of ServiceSettings.worker_speech_chars and longer).
@@ -56,22 +52,10 @@ uvicorn.run(create_app(ServiceSettings(worker_speech_chars=0)), host="127.0.0.1"
             log_level="warning")
 """
 
-
 def serve(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-c", SERVE, str(port)], env=env | {"PYTHONPATH": str(ROOT)},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(900):
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise SystemExit("the server did not become ready")
-
+    return serving(lambda port: subprocess.Popen(
+        [sys.executable, "-c", SERVE, str(port)], env=env | {"PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
 
 def start_workers(env: dict[str, str], count: int, logs: Path) -> list[subprocess.Popen]:
     workers = []
@@ -85,13 +69,11 @@ def start_workers(env: dict[str, str], count: int, logs: Path) -> list[subproces
             time.sleep(0.2)
     return workers
 
-
 def stop(processes: list[subprocess.Popen]) -> None:
     for process in processes:
         os.killpg(process.pid, signal.SIGTERM)
     for process in processes:
         process.wait(timeout=60)
-
 
 def run(setting: str, env: dict[str, str], workers: int, words: int, logs: Path, requests: int) -> dict:
     home = Path(env["VOICEKIT_HOME"])
@@ -112,7 +94,6 @@ def run(setting: str, env: dict[str, str], workers: int, words: int, logs: Path,
     print(f"{setting}: {book['words']} words in {book['wall_s']} s ({book['status']}) under {home.name}", flush=True)
     return {"setting": setting, "workers": workers, "speech": levels} | book
 
-
 APPENDER = """
 import sys, time
 from consent.records import Records
@@ -128,7 +109,6 @@ while time.time() < start + float(sys.argv[4]):
 print(n)
 """
 
-
 def ledger_appends(postgres: PostgresServer, folder: Path, processes: int, seconds: float = 10.0) -> dict:
     """Appends a second from `processes` processes appending at once to one ledger on the server."""
     url = postgres.new_database()
@@ -140,7 +120,6 @@ def ledger_appends(postgres: PostgresServer, folder: Path, processes: int, secon
     counts = [int(run.communicate(timeout=120)[0]) for run in runs]
     return {"processes": processes, "appends": sum(counts), "appends_per_s": round(sum(counts) / seconds)}
 
-
 def broker_sends(redis: RedisServer, count: int = 2000) -> dict:
     """Tasks a second one process sends to Redis (what the API does per job or chapter)."""
     from api.workers import celery_app
@@ -151,7 +130,6 @@ def broker_sends(redis: RedisServer, count: int = 2000) -> dict:
     for i in range(count):
         app.send_task("voicekit.audit", args=[f"{i:016x}"])
     return {"tasks": count, "tasks_per_s": round(count / (time.perf_counter() - started))}
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -207,7 +185,6 @@ def main() -> None:
         print(f"| {a['processes']} | {a['appends_per_s']} |")
     if sends:
         print(f"\nRedis: {sends['tasks_per_s']} tasks sent a second from one process")
-
 
 if __name__ == "__main__":
     main()
