@@ -42,6 +42,7 @@ from tests.redisserver import RedisServer  # noqa: E402
 RESULTS = ROOT / "bench" / "results" / "workers.json"
 PASSPHRASE = "bench fleet passphrase"
 
+
 # `voicekit serve`, with every speech request sent to the workers when there are any (the default
 # sends only requests of ServiceSettings.worker_speech_chars and longer).
 SERVE = """
@@ -52,10 +53,12 @@ uvicorn.run(create_app(ServiceSettings(worker_speech_chars=0)), host="127.0.0.1"
             log_level="warning")
 """
 
+
 def serve(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     return serving(lambda port: subprocess.Popen(
         [sys.executable, "-c", SERVE, str(port)], env=env | {"PYTHONPATH": str(ROOT)},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+
 
 def start_workers(env: dict[str, str], count: int, logs: Path) -> list[subprocess.Popen]:
     workers = []
@@ -69,11 +72,13 @@ def start_workers(env: dict[str, str], count: int, logs: Path) -> list[subproces
             time.sleep(0.2)
     return workers
 
+
 def stop(processes: list[subprocess.Popen]) -> None:
     for process in processes:
         os.killpg(process.pid, signal.SIGTERM)
     for process in processes:
         process.wait(timeout=60)
+
 
 def run(setting: str, env: dict[str, str], workers: int, words: int, logs: Path, requests: int) -> dict:
     home = Path(env["VOICEKIT_HOME"])
@@ -94,6 +99,7 @@ def run(setting: str, env: dict[str, str], workers: int, words: int, logs: Path,
     print(f"{setting}: {book['words']} words in {book['wall_s']} s ({book['status']}) under {home.name}", flush=True)
     return {"setting": setting, "workers": workers, "speech": levels} | book
 
+
 APPENDER = """
 import sys, time
 from consent.records import Records
@@ -109,6 +115,7 @@ while time.time() < start + float(sys.argv[4]):
 print(n)
 """
 
+
 def ledger_appends(postgres: PostgresServer, folder: Path, processes: int, seconds: float = 10.0) -> dict:
     """Appends a second from `processes` processes appending at once to one ledger on the server."""
     url = postgres.new_database()
@@ -120,6 +127,7 @@ def ledger_appends(postgres: PostgresServer, folder: Path, processes: int, secon
     counts = [int(run.communicate(timeout=120)[0]) for run in runs]
     return {"processes": processes, "appends": sum(counts), "appends_per_s": round(sum(counts) / seconds)}
 
+
 def broker_sends(redis: RedisServer, count: int = 2000) -> dict:
     """Tasks a second one process sends to Redis (what the API does per job or chapter)."""
     from api.workers import celery_app
@@ -130,6 +138,7 @@ def broker_sends(redis: RedisServer, count: int = 2000) -> dict:
     for i in range(count):
         app.send_task("voicekit.audit", args=[f"{i:016x}"])
     return {"tasks": count, "tasks_per_s": round(count / (time.perf_counter() - started))}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -185,6 +194,7 @@ def main() -> None:
         print(f"| {a['processes']} | {a['appends_per_s']} |")
     if sends:
         print(f"\nRedis: {sends['tasks_per_s']} tasks sent a second from one process")
+
 
 if __name__ == "__main__":
     main()
