@@ -130,8 +130,8 @@ def _speech_task(key_id: str, text: str, voice: str, options: dict[str, Any]) ->
     """The studio's one release path, on a worker; a refusal travels back as data, so the API can
     answer it as the problem it is (an exception would be re-raised there as an unknown error)."""
     svc = _service()
-    caller = KeyCaller(svc.access, svc.access.key(key_id), live=True)
     try:
+        caller = KeyCaller(svc.access, svc.access.key(key_id), live=True)
         result = svc.studio.speak(text, voice, SpeechOptions(**options), caller)
     except VoicekitError as e:
         return {"refused": {"status": e.http_status, "problem": e.problem, "detail": str(e)}}
