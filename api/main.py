@@ -30,7 +30,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = Service.open(settings)
         app.state.service = svc
-        app.state.jobs = CeleryDispatch(broker) if (broker := broker_url()) else ThreadDispatch(svc)
+        if broker := broker_url():
+            stores = {"audiobook": svc.narrations, "audit": svc.audits, "song": svc.songs}
+            app.state.jobs = CeleryDispatch(broker, stores, svc.studio.clock)
+        else:
+            app.state.jobs = ThreadDispatch(svc)
         app.state.jobs.start()
         yield
         app.state.jobs.stop()

@@ -24,12 +24,13 @@ import os
 import threading
 import warnings
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 from api.deps import KeyCaller
 from api.jobs import RUNNERS, Dispatch, JobRunner, Released
 from api.problems import Problem
 from voicekit.errors import VoicekitError
+from voicekit.jobstore import JobStore
 from voicekit.studio import SpeechOptions
 
 log = logging.getLogger("voicekit.workers")
@@ -68,12 +69,19 @@ def celery_app(broker: str) -> Any:
 class CeleryDispatch(Dispatch):
     """Sends each job's task to the broker; `parts` tasks for a job that many workers may share."""
 
-    def __init__(self, broker: str) -> None:
-        self.app = celery_app(broker)
+    def __init__(self, broker: str, stores: dict[str, JobStore], clock: Callable[[], float]) -> None:
+        self.app, self.stores, self.clock = celery_app(broker), stores, clock
 
     def submit(self, kind: str, job_id: str, parts: int = 1) -> None:
-        for _ in range(max(1, parts)):
-            self.app.send_task(f"voicekit.{kind}", args=[job_id])
+        """Raises BrokerUnavailable, with the job marked failed (it may be submitted again)."""
+        from kombu.exceptions import OperationalError
+
+        try:
+            for _ in range(max(1, parts)):
+                self.app.send_task(f"voicekit.{kind}", args=[job_id])
+        except OperationalError as e:
+            self.stores[kind].fail(job_id, f"the broker could not be reached: {e}", self.clock())
+            raise BrokerUnavailable(f"the job broker cannot be reached ({e}); job {job_id} was not started") from None
 
     def speak(self, key_id: str, text: str, voice: str, options: dict[str, Any], wait_s: float) -> Released:
         """Render on a worker, for the caller of `key_id`; raises the worker's refusal as a Problem,
@@ -92,6 +100,12 @@ class CeleryDispatch(Dispatch):
             refused = answer["refused"]
             raise Problem(refused["status"], refused["problem"], refused["detail"])
         return Released(base64.b64decode(answer["encoded"]), answer["mark_id"], answer["provenance"])
+
+
+class BrokerUnavailable(VoicekitError):
+    """The Redis broker named by VOICEKIT_BROKER_URL cannot be reached."""
+
+    http_status, problem = 503, "broker-unavailable"
 
 
 class WorkersUnavailable(VoicekitError):

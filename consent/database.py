@@ -32,6 +32,7 @@ from consent.errors import DatabaseUnavailable, DuplicateKey
 
 DATABASE_URL_ENV = "VOICEKIT_DATABASE_URL"
 _CLAIMS = 0x766B  # the advisory-lock space of Database.hold's claims
+_CLAIM_FILES = 4096  # an embedded database's claim lock files
 POOL_SIZE = 16  # connections one process keeps to a server: the API's worker threads, and a few more
 
 
@@ -211,7 +212,9 @@ class Database:
             return
         folder = Path(self.path or self.url.database).parent / "claims"
         folder.mkdir(exist_ok=True, mode=0o700)
-        fd = os.open(folder / f"{_lock_key(name):08x}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        # One of a fixed set of lock files, so the folder does not grow with every chapter ever
+        # claimed; two claims sharing a file only make one look busy for a moment.
+        fd = os.open(folder / f"{_lock_key(name) % _CLAIM_FILES:04x}.lock", os.O_CREAT | os.O_RDWR, 0o600)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -25,6 +25,11 @@ class JobStore:
         for table in self.TABLES:
             self.db.add_new_columns(table)
 
+    def fail(self, job_id: str, error: str, now: float) -> None:
+        """Mark a job failed (its first table holds its status): a job that could not be handed to
+        its runner is not left queued with nothing to run it."""
+        update(self.db, self.TABLES[0], job_id, {"status": "failed", "error": error, "finished_at": now})
+
 
 def unfinished(db: Database, table: str) -> list[str]:
     """The ids of a job table's queued and running jobs, oldest first (the status index)."""

@@ -160,3 +160,16 @@ def test_long_speech_renders_on_a_worker_and_a_revocation_reaches_it_at_once(fle
     job = finished(fleet.client, bearer(secret), f"/v1/audiobooks/{job_id}", timeout_s=300)
     assert job["status"] == "failed" and "revoked" in job["error"], job
     assert job["chapters_done"] <= 1  # the chapter rendering when it was revoked at most
+
+
+def test_an_unreachable_broker_is_a_503_and_leaves_no_job_queued(tmp_path, monkeypatch):
+    monkeypatch.setenv("VOICEKIT_BROKER_URL", f"redis+socket://{tmp_path / 'no-redis.sock'}")
+    monkeypatch.delenv("VOICEKIT_DATABASE_URL", raising=False)
+    with TestClient(create_app(ServiceSettings(home=tmp_path / "home", **SETTINGS))) as client:
+        service = client.app.state.service
+        _, secret = service.access.create_key("alice", ("speak",), service.studio.clock())
+        refused = client.post("/v1/audiobooks", headers=bearer(secret), data={"text": book(2, 1)})
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["type"] == "urn:voicekit:problem:broker-unavailable"
+        jobs = client.get("/v1/audiobooks", headers=bearer(secret)).json()["jobs"]
+        assert [j["status"] for j in jobs] == ["failed"] and "broker" in jobs[0]["error"]
