@@ -29,7 +29,7 @@ from typing import Any, Callable
 from api.deps import KeyCaller
 from api.jobs import RUNNERS, Dispatch, JobRunner, Released
 from api.problems import Problem
-from voicekit.errors import VoicekitError
+from voicekit.errors import BadInput, VoicekitError
 from voicekit.jobstore import JobStore
 from voicekit.studio import SpeechOptions
 
@@ -46,13 +46,25 @@ def broker_url() -> str | None:
     return os.environ.get(BROKER_URL_ENV) or None
 
 
+BROKER_SCHEMES = ("redis", "rediss", "redis+socket")
+
+
+def checked_broker(broker: str) -> str:
+    """The broker URL, if it names Redis (the one broker voicekit runs on); else BadInput."""
+    scheme = broker.partition("://")[0]
+    if scheme not in BROKER_SCHEMES:
+        raise BadInput(f"the broker URL must name Redis ({', '.join(s + '://' for s in BROKER_SCHEMES)}), "
+                       f"not {scheme or broker!r}")
+    return broker
+
+
 @lru_cache(maxsize=4)
 def celery_app(broker: str) -> Any:
     """The Celery app for a broker: tasks acknowledged late and given back when their worker is lost,
     one task fetched at a time (a chapter is minutes of work; prefetching would strand them)."""
     from celery import Celery
 
-    app = Celery("voicekit", broker=broker, backend=broker, set_as_current=False)
+    app = Celery("voicekit", broker=checked_broker(broker), backend=broker, set_as_current=False)
     app.conf.update(
         task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
         task_serializer="json", accept_content=["json"], task_ignore_result=True,
@@ -170,10 +182,10 @@ def run_worker(broker: str, name: str | None = None) -> None:
     the sweep on a thread beside it."""
     from celery.exceptions import SecurityWarning
 
+    app = celery_app(broker)  # a bad URL is refused before any model loads
     warnings.filterwarnings("ignore", category=SecurityWarning)  # said once, below, in our words
     if os.geteuid() == 0:
         log.warning("this worker runs as root: run workers as an unprivileged user")
-    app = celery_app(broker)
     runners()
     stop = threading.Event()
 

@@ -173,3 +173,11 @@ def test_an_unreachable_broker_is_a_503_and_leaves_no_job_queued(tmp_path, monke
         assert refused.json()["type"] == "urn:voicekit:problem:broker-unavailable"
         jobs = client.get("/v1/audiobooks", headers=bearer(secret)).json()["jobs"]
         assert [j["status"] for j in jobs] == ["failed"] and "broker" in jobs[0]["error"]
+
+
+@pytest.mark.parametrize("arguments, says", [([], "needs a broker"), (["--broker", "amqp://host"], "must name Redis")])
+def test_a_worker_without_a_redis_broker_is_refused_in_one_line(tmp_path, arguments, says):
+    env = {k: v for k, v in os.environ.items() if k != "VOICEKIT_BROKER_URL"} | {"VOICEKIT_HOME": str(tmp_path)}
+    refused = subprocess.run([sys.executable, "-m", "voicekit.cli", "worker", *arguments], env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and says in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
