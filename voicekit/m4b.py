@@ -11,6 +11,10 @@ decoder's output stays in step with the chapter marks. MP4 can skip the encoder'
 packet, 1024 samples) only at the start of a track, so the book's first chapter starts clean while
 every later chapter keeps its priming packet (near silence) and the padding of its last packet:
 a chapter can be up to 2047 samples (85 ms at 24 kHz) longer in the book than in its own file.
+
+So a book decodes to its chapters' gated audio everywhere but at the start of each chapter, where
+the decoder's overlap runs on from the chapter before: `mux_m4b` reads back what it wrote and
+refuses any change to the packets, and `decode_excerpts` decodes just those starts for the gate.
 """
 from __future__ import annotations
 
@@ -19,7 +23,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from voicekit.errors import IncompatibleChapters
+import numpy as np
+
+from voicekit.errors import AssemblyFailed, IncompatibleChapters
 
 @dataclass(frozen=True)
 class _Chapter:
@@ -46,7 +52,8 @@ def mux_m4b(chapters: list[tuple[str, bytes]], title: str | None = None, author:
     (its title and its span; read them back with `read_chapters`), and `title` / `author` stored
     as the MP4 title and album (©nam, ©alb) and artist and album artist (©ART, aART), the tags
     audiobook players show. Raises IncompatibleChapters (a ValueError) when there are no chapters,
-    when a chapter is not AAC in MP4, or when chapters differ in codec, rate, channels or profile.
+    when a chapter is not AAC in MP4, or when chapters differ in codec, rate, channels or profile;
+    AssemblyFailed when the written book does not hold the chapters' packets, byte for byte.
     """
     import av  # here, not at import time: FFmpeg loads only when a book is made
 
@@ -87,7 +94,10 @@ def mux_m4b(chapters: list[tuple[str, bytes]], title: str | None = None, author:
             packet.is_keyframe = keyframe
             packet.stream = stream
             out.mux(packet)
-    return buffer.getvalue()
+    book = buffer.getvalue()
+    if audio_packets(book) != [(payload, key) for _, payload, key in placed]:
+        raise AssemblyFailed("the MP4 muxer wrote other audio packets than the chapters' own")
+    return book
 
 
 def read_chapters(data: bytes) -> list[dict[str, Any]]:
@@ -116,6 +126,38 @@ def audio_packets(data: bytes) -> list[tuple[bytes, bool]]:
     """The AAC packets of a one-track MP4/M4B, in order (what a decoder plays, whatever else the
     container holds). Raises IncompatibleChapters as the chapters' demuxer does."""
     return _demux(1, "book", data).packets
+
+
+def decode_excerpts(data: bytes, spans: list[tuple[float, float]]) -> tuple[list[np.ndarray], int]:
+    """The one-track MP4/M4B `data` decoded over each (start_s, end_s) span, as float32 mono, and
+    the rate: a seek and a short decode per span instead of the whole file. Each span is decoded
+    from a packet a little before its start, so the decoder's overlap is in place when it starts."""
+    import av
+
+    excerpts, rate = [], 0
+    with av.open(io.BytesIO(data), "r", options={"format_whitelist": "mov"}) as book:
+        stream = book.streams.audio[0]
+        rate = stream.codec_context.sample_rate
+        for start_s, end_s in spans:
+            start, end = round(start_s * rate), round(end_s * rate)
+            book.seek(max(0, round((start_s - _PREROLL_S) / stream.time_base)), stream=stream)
+            pieces, at = [], None
+            for frame in book.decode(stream):
+                at = round(frame.pts * frame.time_base * rate)
+                if at >= end:
+                    break
+                pieces.append((at, frame.to_ndarray().mean(axis=0)))  # FFmpeg's AAC decoder: planar float
+            excerpts.append(_span_of(pieces, start, end))
+    return excerpts, rate
+
+
+_PREROLL_S = 0.2  # decoded before a span's start and dropped: a few AAC packets
+
+
+def _span_of(pieces: list[tuple[int, np.ndarray]], start: int, end: int) -> np.ndarray:
+    """Samples start..end (in the book's timeline) of decoded frames (first sample's position, samples)."""
+    kept = [samples[max(0, start - at):max(0, end - at)] for at, samples in pieces]
+    return np.concatenate(kept).astype(np.float32) if kept else np.zeros(0, np.float32)
 
 
 class _NotAac(Exception):

@@ -2,11 +2,14 @@
 import io
 
 import av
+import numpy as np
 import pytest
 
 from detection.decoding import decode_bytes
-from voicekit.errors import IncompatibleChapters
-from voicekit.m4b import mux_m4b, read_chapters
+from detection.errors import GateRefused
+from voicekit.audiobook import _checked_m4b
+from voicekit.errors import AssemblyFailed, IncompatibleChapters
+from voicekit.m4b import decode_excerpts, mux_m4b, read_chapters
 
 TEXTS = ["The first chapter opens on a quiet morning.",
          "In the second chapter the travellers cross a river.",
@@ -70,3 +73,27 @@ def test_chapters_that_cannot_share_one_stream_are_refused(studio, chapters):
         mux_m4b([("One", chapters[0].encoded), ("Two", studio.speak("Hi.", format="wav").encoded)])
     with pytest.raises(IncompatibleChapters, match="at least one chapter"):
         mux_m4b([])
+
+
+def test_an_excerpt_decodes_as_the_whole_book_does_there(book):
+    """Spans at each chapter's start (where the decoder runs on from the chapter before), one inside
+    a chapter and one past the end: each as the same span of the whole book's decode."""
+    samples, rate = decode_bytes(book)
+    marks = read_chapters(book)
+    spans = [(m["start_s"], m["start_s"] + 1.5) for m in marks] + [(1.234, 2.0), (marks[-1]["end_s"] - 0.5, 999.0)]
+    excerpts, excerpt_rate = decode_excerpts(book, spans)
+    assert excerpt_rate == rate
+    for (start_s, end_s), piece in zip(spans, excerpts):
+        whole = samples[round(start_s * rate):round(end_s * rate)]
+        assert len(piece) == len(whole) > 0.4 * rate
+        assert np.abs(piece - whole).max() < 0.01
+
+
+def test_the_books_check_passes_each_chapter_with_its_own_mark_and_no_other(studio, chapters, book):
+    marks = [r.mark_id for r in chapters]
+    placed = _checked_m4b(studio, book, marks)
+    assert [p["start_s"] for p in placed] == [m["start_s"] for m in read_chapters(book)]
+    with pytest.raises(GateRefused):
+        _checked_m4b(studio, book, [marks[0], marks[2], marks[1]])
+    with pytest.raises(AssemblyFailed, match="3 chapter markers for 2 chapters"):
+        _checked_m4b(studio, book, marks[:2])
