@@ -77,15 +77,29 @@ def service(request: Request) -> Service:
 
 ServiceDep = Annotated[Service, Depends(service)]
 _bearer = HTTPBearer(auto_error=False, description="an API key from `voicekit api-keys create`")
+# The web interface (/ui) keeps the key its user signed in with in a session cookie (HttpOnly,
+# SameSite=Strict: no script reads it, no other site's request carries it). The API takes it only
+# with UI_HEADER as well, which a page of another site cannot add without a CORS preflight that
+# this service never approves: so a forged form or link cannot act with it.
+UI_COOKIE = "voicekit_session"
+UI_HEADER = "X-Voicekit-UI"
 
 
-def authenticated(svc: ServiceDep,
+def ui_session_key(request: Request) -> str | None:
+    """The key the web interface signed in with, when this request comes from its own pages."""
+    if request.headers.get(UI_HEADER) != "1":
+        return None
+    return request.cookies.get(UI_COOKIE) or None
+
+
+def authenticated(request: Request, svc: ServiceDep,
                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> ApiKey:
     """The caller's active key, after its rate limit; raises Problem 401 or 429."""
-    if credentials is None:
+    secret = credentials.credentials if credentials is not None else ui_session_key(request)
+    if secret is None:
         raise Problem(401, "missing-api-key", "send an API key as `Authorization: Bearer vk_...`",
                       headers={"WWW-Authenticate": "Bearer"})
-    key = svc.access.authenticate(credentials.credentials)
+    key = svc.access.authenticate(secret)
     svc.rate_limiter.take(key.key_id, key.rate_per_minute)
     return key
 

@@ -1,6 +1,6 @@
 """Builds the HTTP service: one router per resource over one Studio, built in the lifespan.
 
-Run it with `voicekit serve`; `/docs` shows the OpenAPI UI.
+Run it with `voicekit serve`; `/docs` shows the OpenAPI UI, `/ui` the web interface.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from api import problems
 from api.deps import Service
 from api.jobs import ThreadDispatch
 from api.limits import BodyLimit
-from api.routers import audiobooks, audit, health, keys, profiles, singing, songs, speech, voices
+from api.routers import audiobooks, audit, health, keys, profiles, singing, songs, speech, ui, voices
 from api.settings import ServiceSettings
 from api.workers import CeleryDispatch, broker_url
 
@@ -42,6 +42,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app = FastAPI(title="voicekit", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
-    for module in (health, voices, profiles, speech, singing, songs, audiobooks, audit, keys):
+    for module in (health, voices, profiles, speech, singing, songs, audiobooks, audit, keys, ui):
         app.include_router(module.router)
+    ui.install(app)
     return app

@@ -4,9 +4,10 @@
 # the watermark's edits (detection/edits.py): the tools a person stripping a mark would use;
 # FluidSynth and its General MIDI SoundFont (FluidR3_GM, MIT licence) play a song's backing;
 # PostgreSQL's server and Redis, which the tests start to run the records on a database server and the
-# heavy work on Celery workers (neither is used by default). Installs them when missing and we may; else says what to do.
+# heavy work on Celery workers (neither is used by default); Chromium and its WebDriver, in which the
+# tests drive the web interface. Installs them when missing and we may; else says what to do.
 set -euo pipefail
-needed=(sox postgresql redis-server libfluidsynth3 fluid-soundfont-gm libavutil57 libavcodec59 libavformat59 libavfilter8 libavdevice59 libswresample4 libswscale6)
+needed=(sox postgresql redis-server chromium chromium-driver libfluidsynth3 fluid-soundfont-gm libavutil57 libavcodec59 libavformat59 libavfilter8 libavdevice59 libswresample4 libswscale6)
 missing=()
 for p in "${needed[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -17,7 +18,7 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
-  echo "voicekit needs these Debian packages (FFmpeg libraries for torchcodec, SoX for the watermark edits, FluidSynth and a SoundFont for songs, PostgreSQL and Redis for the tests): ${missing[*]}" >&2
+  echo "voicekit needs these Debian packages (FFmpeg libraries for torchcodec, SoX for the watermark edits, FluidSynth and a SoundFont for songs, PostgreSQL, Redis and Chromium for the tests): ${missing[*]}" >&2
   echo "install them with: sudo apt-get install ${missing[*]}" >&2
   exit 1
 fi

@@ -70,18 +70,18 @@ async def enroll(
 def profiles(svc: ServiceDep, key: ProfilesKey) -> dict[str, list[dict]]:
     """Enrolled profiles this key's owner enrolled or was granted (all for admin), with their status."""
     statuses = svc.studio.registry.statuses_at(svc.studio.clock())
-    return {"profiles": [voice_view(s) for s in statuses if _visible(svc, key, s)]}
+    return {"profiles": [voice_view(s) for s in statuses if visible(svc, key, s)]}
 
 
 @router.get("/profiles/{voice_id}")
 def profile(voice_id: str, svc: ServiceDep, key: ProfilesKey) -> dict:
-    return voice_view(_status(svc, key, voice_id))
+    return voice_view(status_for(svc, key, voice_id))
 
 
 @router.post("/profiles/{voice_id}/revoke")
 def revoke(voice_id: str, body: RevokeRequest, svc: ServiceDep, key: ProfilesKey) -> dict:
     """Revoke the consent at once: every later request with this voice is refused."""
-    _owned(svc, key, voice_id)
+    check_owner(svc, key, voice_id)
     svc.studio.revoke(voice_id, body.reason)
     return voice_view(svc.studio.registry.status_at(voice_id, svc.studio.clock()))
 
@@ -89,7 +89,7 @@ def revoke(voice_id: str, body: RevokeRequest, svc: ServiceDep, key: ProfilesKey
 @router.post("/profiles/{voice_id}/grants", status_code=201)
 def grant(voice_id: str, body: GrantRequest, svc: ServiceDep, key: ProfilesKey) -> dict:
     """Let another owner's keys speak with this voice (its owner or an admin may grant)."""
-    _owned(svc, key, voice_id)
+    check_owner(svc, key, voice_id)
     try:
         svc.access.grant(voice_id, body.owner, now=svc.studio.clock())
     except InvalidRecordRequest as e:
@@ -97,25 +97,25 @@ def grant(voice_id: str, body: GrantRequest, svc: ServiceDep, key: ProfilesKey) 
     return {"voice_id": voice_id, "owner": body.owner}
 
 
-def _visible(svc: Service, key: ApiKey, status: VoiceStatus) -> bool:
+def visible(svc: Service, key: ApiKey, status: VoiceStatus) -> bool:
     if status.profile is None:  # tampered: only an admin sees it, and never uses it
         return "admin" in key.scopes
     return status.profile.kind == "clone" and svc.access.may_use(key, status.voice_id)
 
 
-def _status(svc: Service, key: ApiKey, voice_id: str) -> VoiceStatus:
+def status_for(svc: Service, key: ApiKey, voice_id: str) -> VoiceStatus:
     """The profile's status if this key may see it; an unseen profile is reported unknown, so ids cannot be probed."""
     try:
         status = svc.studio.registry.status_at(voice_id, svc.studio.clock())
     except UnknownVoice:
         status = None
-    if status is None or not _visible(svc, key, status):
+    if status is None or not visible(svc, key, status):
         raise Problem(404, "unknown-profile", f"no enrolled profile {voice_id!r} that this key may see")
     return status
 
 
-def _owned(svc: Service, key: ApiKey, voice_id: str) -> None:
+def check_owner(svc: Service, key: ApiKey, voice_id: str) -> None:
     """Only the owner who enrolled a voice (or an admin) may revoke or grant it."""
-    _status(svc, key, voice_id)
+    status_for(svc, key, voice_id)
     if not svc.access.owns(key, voice_id):
         raise Problem(403, "not-profile-owner", f"only the owner who enrolled {voice_id!r} (or an admin) may do this")

@@ -1,0 +1,79 @@
+// Submit a book, follow every unfinished job's progress, cancel one.
+"use strict";
+(() => {
+  const api = window.voicekit;
+  const table = document.querySelector("#jobs tbody");
+  const error = document.getElementById("book-error");
+
+  function row(job) {
+    let tr = table.querySelector(`tr[data-job="${job.job_id}"]`);
+    if (!tr) {
+      tr = document.createElement("tr");
+      tr.dataset.job = job.job_id;
+      tr.innerHTML = '<td><code></code></td><td></td><td></td><td><progress aria-label="chapters done"></progress> ' +
+        '<span class="percent"></span></td><td class="status"></td><td class="actions"></td>';
+      table.prepend(tr);
+    }
+    const cells = tr.children;
+    cells[0].firstChild.textContent = job.job_id;
+    cells[1].textContent = job.title || "";
+    cells[2].textContent = job.voice;
+    const bar = tr.querySelector("progress");
+    bar.max = job.chapters_total; bar.value = job.chapters_done;
+    bar.textContent = `${job.chapters_done} of ${job.chapters_total}`;
+    tr.querySelector(".percent").textContent = `${Math.round(100 * job.chapters_done / job.chapters_total)} %`;
+    tr.querySelector(".status").textContent = job.status;
+    const actions = tr.querySelector(".actions");
+    actions.replaceChildren();
+    if (job.status === "done") {
+      const link = document.createElement("a");
+      link.href = `/ui/audiobooks/${job.job_id}/result`; link.className = "download"; link.textContent = "Download";
+      actions.append(link);
+    } else if (job.status === "queued" || job.status === "running") {
+      const cancel = document.createElement("button");
+      cancel.type = "button"; cancel.className = "cancel"; cancel.textContent = "Cancel";
+      actions.append(cancel);
+      follow(job.job_id);
+    }
+  }
+
+  const followed = new Set();
+  function follow(jobId) {
+    if (followed.has(jobId)) return;
+    followed.add(jobId);
+    const tick = async () => {
+      try {
+        const job = await api.json("GET", `/v1/audiobooks/${jobId}`);
+        followed.delete(jobId);
+        row(job);
+        if (job.status === "queued" || job.status === "running") setTimeout(tick, 1000);
+      } catch (e) {
+        followed.delete(jobId);
+        api.show(error, e.message);
+      }
+    };
+    setTimeout(tick, 1000);
+  }
+
+  table.addEventListener("click", async (event) => {
+    if (!event.target.classList.contains("cancel")) return;
+    const jobId = event.target.closest("tr").dataset.job;
+    try { row(await api.json("DELETE", `/v1/audiobooks/${jobId}`)); } catch (e) { api.show(error, e.message); }
+  });
+
+  document.getElementById("book-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    api.show(error, "");
+    const form = new FormData(event.target);
+    try {
+      row(await api.json("POST", "/v1/audiobooks", form));
+    } catch (e) {
+      api.show(error, e.message);
+    }
+  });
+
+  table.querySelectorAll("tr[data-job]").forEach((tr) => {
+    const status = tr.querySelector(".status").textContent;
+    if (status === "queued" || status === "running") follow(tr.dataset.job);
+  });
+})();
