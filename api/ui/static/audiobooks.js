@@ -1,4 +1,4 @@
-// Submit a book, follow every unfinished job's progress, cancel one.
+// Submit a book, follow every unfinished job's progress as it happens, cancel one.
 "use strict";
 (() => {
   const api = window.voicekit;
@@ -38,21 +38,32 @@
   }
 
   const followed = new Set();
-  function follow(jobId) {
+  async function follow(jobId) {
+    // The job's server-sent events (GET /v1/audiobooks/{id}/events), read from a fetch: an
+    // EventSource could not send the header the API asks of this page.
     if (followed.has(jobId)) return;
     followed.add(jobId);
-    const tick = async () => {
-      try {
-        const job = await api.json("GET", `/v1/audiobooks/${jobId}`);
-        followed.delete(jobId);
-        row(job);
-        if (job.status === "queued" || job.status === "running") setTimeout(tick, 1000);
-      } catch (e) {
-        followed.delete(jobId);
-        api.show(error, e.message);
+    try {
+      const response = await api.call("GET", `/v1/audiobooks/${jobId}/events`);
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      for (;;) {
+        const {value, done} = await reader.read();
+        if (done) break;
+        buffer += value.replace(/\r\n/g, "\n");
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const data = buffer.slice(0, end).split("\n").filter((line) => line.startsWith("data:"))
+            .map((line) => line.slice(5).trim()).join("\n");
+          buffer = buffer.slice(end + 2);
+          if (data) row(JSON.parse(data));
+        }
       }
-    };
-    setTimeout(tick, 1000);
+    } catch (e) {
+      api.show(error, e.message);
+    } finally {
+      followed.delete(jobId);
+    }
   }
 
   table.addEventListener("click", async (event) => {
