@@ -36,10 +36,21 @@ templates = Jinja2Templates(directory=UI / "templates")
 PAGES = (("speak", "Speak", "speak"), ("enroll", "Enroll", "enroll"), ("profiles", "Profiles", "profiles"),
          ("audiobooks", "Audiobooks", "speak"), ("audit", "Audit", "audit"))  # (path, title, scope)
 SPEAK_FORMATS = ("mp3", "wav", "ogg")
+# Our pages run only our own scripts and styles, post only to us and are never framed (a framed
+# "Revoke" button is a clickjacking target); they hold a caller's records, so no cache keeps them.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; media-src 'self' data: blob:; "
+                               "script-src 'self'; style-src 'self'; connect-src 'self'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+    "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin", "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
 
 
-class SignedOut(Exception):
-    """Raised by a page for a request without a valid session; answered with the sign-in page."""
+class SignedOut(VoicekitError):
+    """Raised by a page for a request without a valid session; answered with a redirect to sign in."""
+
+    http_status, problem = 401, "signed-out"
 
 
 def install(app: Any) -> None:
@@ -56,13 +67,16 @@ def install(app: Any) -> None:
 
 
 def _session(request: Request, svc: Service) -> ApiKey:
+    """The signed-in key, looked up again (a revoked key signs out), after its rate limit as on the API."""
     secret = request.cookies.get(UI_COOKIE)
     if not secret:
         raise SignedOut()
     try:
-        return svc.access.authenticate(secret)
+        key = svc.access.authenticate(secret)
     except ApiKeyInvalid:
         raise SignedOut() from None
+    svc.rate_limiter.take(key.key_id, key.rate_per_minute)
+    return key
 
 
 def _may(key: ApiKey, scope: str) -> bool:
@@ -72,7 +86,7 @@ def _may(key: ApiKey, scope: str) -> bool:
 def _page(request: Request, name: str, key: ApiKey | None, status: int = 200, **context: Any) -> HTMLResponse:
     nav = [] if key is None else [(path, title) for path, title, scope in PAGES if _may(key, scope)]
     return templates.TemplateResponse(request, f"{name}.html", {"key": key, "nav": nav, "page": name, **context},
-                                      status_code=status)
+                                      status_code=status, headers=PAGE_HEADERS)
 
 
 def _refuse(request: Request, key: ApiKey, scope: str) -> HTMLResponse | None:

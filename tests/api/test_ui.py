@@ -38,6 +38,9 @@ def test_signing_in_keeps_the_key_in_a_strict_http_only_session_cookie(client, k
     page = client.get("/ui/speak")
     assert page.status_code == 200 and "Signed in as <strong>alice</strong>" in page.text
     assert keys["alice"] not in page.text  # the key is never written into a page
+    policy = page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy and "'unsafe-inline'" not in policy
+    assert page.headers["cache-control"] == "no-store"
 
     signed_out = client.post("/ui/sign-out", follow_redirects=False)
     assert signed_out.status_code == 303 and 'Max-Age=0' in signed_out.headers["set-cookie"]
