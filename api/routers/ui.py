@@ -217,9 +217,7 @@ def revoke(request: Request, svc: ServiceDep, voice_id: str, confirm: Annotated[
     if refused := _refuse(request, key, "profiles"):
         return refused
     try:
-        if not _same_origin(request):
-            raise Problem(403, "cross-site-form", "this form was sent from another site")
-        check_owner(svc, key, voice_id)
+        _may_change(request, svc, key, voice_id)
         if confirm != voice_id:
             return RedirectResponse(f"/ui/profiles/{voice_id}?confirm=true", status_code=303)
         svc.studio.revoke(voice_id, reason or "revoked in the web interface")
@@ -234,9 +232,7 @@ def grant(request: Request, svc: ServiceDep, voice_id: str, owner: Annotated[str
     if refused := _refuse(request, key, "profiles"):
         return refused
     try:
-        if not _same_origin(request):
-            raise Problem(403, "cross-site-form", "this form was sent from another site")
-        check_owner(svc, key, voice_id)
+        _may_change(request, svc, key, voice_id)
         svc.access.grant(voice_id, owner.strip(), now=svc.studio.clock())
     except (Problem, InvalidRecordRequest) as e:
         return _page(request, "missing", key, getattr(e, "http_status", 422), what=str(e))
@@ -284,6 +280,14 @@ async def audit_report(request: Request, svc: ServiceDep, job_id: str, format: s
         return _refuse(request, key, "audit") or await audit.audit_report(job_id, svc, key, format)
     except VoicekitError as e:
         return _page(request, "missing", key, e.http_status, what=str(e))
+
+
+def _may_change(request: Request, svc: Service, key: ApiKey, voice_id: str) -> None:
+    """A form that changes a profile: sent from our own pages, by its owner (or an admin), as
+    the API's revoke and grant require; raises Problem."""
+    if not _same_origin(request):
+        raise Problem(403, "cross-site-form", "this form was sent from another site")
+    check_owner(svc, key, voice_id)
 
 
 def _profiles_of(svc: Service, key: ApiKey) -> list[VoiceStatus]:
