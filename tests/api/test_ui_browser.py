@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import re
 import shutil
 import socket
 import threading
@@ -153,6 +154,23 @@ def test_speak_plays_our_audio_and_highlights_each_word(browser, site, keys, ser
     wait_for(browser, spoken_word, timeout_s=20)
     words = SENTENCE.rstrip(".").split()
     assert set(highlighted) <= set(words) and highlighted[0] in words[:4]
+    assert_accessible(browser)
+
+
+def test_a_long_text_streams_and_starts_playing_before_it_is_all_spoken(browser, site, keys):
+    sign_in(browser, site, keys["speak"])
+    text = " ".join([SENTENCE, "The gulls had gone quiet over the harbour.", "Somewhere a bell rang twice, then stopped.",
+                     "By midnight the last of the lights had gone out along the shore."])
+    box = by_css(browser, "#text")
+    box.send_keys(text)
+    by_css(browser, "#stream").click()
+    by_css(browser, "#speak-form button").click()
+    state = wait_for(browser, lambda d: by_css(d, "#stream-state").text.startswith("All") and by_css(d, "#stream-state").text)
+    heard = browser.execute_script("return window.voicekitStream")
+    assert heard["pieces"] >= 2 and heard["startedAt"] is not None, heard  # played piece by piece
+    assert heard["seconds"] > 10 and f"{heard['seconds']:.1f}" in state
+    assert re.fullmatch(r"[0-9a-f]{8}", by_css(browser, "#stream-mark-id").text)
+    assert browser.current_url.endswith("/ui/speak")  # the page stayed; nothing was posted as a form
     assert_accessible(browser)
 
 
