@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 
 from api.deps import UI_COOKIE, Service, ServiceDep
 from api.problems import Problem
-from api.routers import audiobooks, audit
+from api.routers import audiobooks, audit, songs
 from api.routers.profiles import check_owner, status_for, visible
 from api.routers.speech import MEDIA_TYPES
 from api.views import voice_view
@@ -28,13 +28,15 @@ from consent.access import ApiKey
 from consent.errors import ApiKeyInvalid, InvalidRecordRequest, VoicekitError
 from consent.registry import VoiceStatus
 from voicekit.studio import SpeechOptions
+from voicekit.music.style import PRESETS
 from voicekit.styles import STYLES
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 UI = Path(__file__).resolve().parent.parent / "ui"
 templates = Jinja2Templates(directory=UI / "templates")
 PAGES = (("speak", "Speak", "speak"), ("enroll", "Enroll", "enroll"), ("profiles", "Profiles", "profiles"),
-         ("audiobooks", "Audiobooks", "speak"), ("audit", "Audit", "audit"))  # (path, title, scope)
+         ("audiobooks", "Audiobooks", "speak"), ("songs", "Songs", "speak"), ("audit", "Audit", "audit"))
+# (path, title, scope)
 SPEAK_FORMATS = ("mp3", "wav", "ogg")
 # Our pages run only our own scripts and styles, post only to us and are never framed (a framed
 # "Revoke" button is a clickjacking target); they hold a caller's records, so no cache keeps them.
@@ -251,7 +253,8 @@ def audiobooks_page(request: Request, svc: ServiceDep) -> HTMLResponse:
     if refused := _refuse(request, key, "speak"):
         return refused
     owner = None if "admin" in key.scopes else key.owner
-    return _page(request, "audiobooks", key, jobs=[j.as_dict() for j in reversed(svc.narrations.jobs(owner))][:50])
+    return _page(request, "audiobooks", key, voices=_usable_voices(svc, key),
+                 jobs=[j.as_dict() for j in reversed(svc.narrations.jobs(owner))][:50])
 
 
 @router.get("/audiobooks/{job_id}/result")
@@ -260,6 +263,26 @@ def audiobook_result(request: Request, svc: ServiceDep, job_id: str) -> Response
     key = _session(request, svc)
     try:
         return _refuse(request, key, "speak") or audiobooks.result(job_id, svc, key)
+    except VoicekitError as e:
+        return _page(request, "missing", key, e.http_status, what=str(e))
+
+
+@router.get("/songs", response_class=HTMLResponse)
+def songs_page(request: Request, svc: ServiceDep) -> HTMLResponse:
+    key = _session(request, svc)
+    if refused := _refuse(request, key, "speak"):
+        return refused
+    owner = None if "admin" in key.scopes else key.owner
+    return _page(request, "songs", key, voices=_usable_voices(svc, key), styles=sorted(PRESETS),
+                 jobs=[j.as_dict() for j in reversed(svc.songs.jobs(owner))][:50])
+
+
+@router.get("/songs/{job_id}/result")
+def song_result(request: Request, svc: ServiceDep, job_id: str) -> Response:
+    """The mastered song as GET /v1/songs/{id}/result gives it, for a plain link."""
+    key = _session(request, svc)
+    try:
+        return _refuse(request, key, "speak") or songs.result(job_id, svc, key)
     except VoicekitError as e:
         return _page(request, "missing", key, e.http_status, what=str(e))
 

@@ -50,7 +50,7 @@ def test_a_wrong_key_is_refused_and_pages_without_a_session_send_you_to_sign_in(
     client.cookies.clear()
     refused = client.post("/ui/sign-in", data={"api_key": "vk_not-a-real-key"})
     assert refused.status_code == 401 and 'role="alert"' in refused.text and "set-cookie" not in refused.headers
-    for page in ("/ui", "/ui/speak", "/ui/profiles", "/ui/enroll", "/ui/audiobooks", "/ui/audit"):
+    for page in ("/ui", "/ui/speak", "/ui/profiles", "/ui/enroll", "/ui/audiobooks", "/ui/songs", "/ui/audit"):
         answer = client.get(page, follow_redirects=False)
         assert answer.status_code == 303 and answer.headers["location"] == "/ui/sign-in", page
     client.cookies.set(UI_COOKIE, "vk_forged")
@@ -97,7 +97,7 @@ def test_each_page_and_its_link_need_the_keys_scope(client, keys, signed_in):
     assert audit.status_code == 200
     nav = re.search(r"<nav.*?</nav>", audit.text, re.S).group(0)
     assert 'href="/ui/audit"' in nav and 'href="/ui/speak"' not in nav and 'href="/ui/enroll"' not in nav
-    for page in ("/ui/speak", "/ui/enroll", "/ui/profiles", "/ui/audiobooks"):
+    for page in ("/ui/speak", "/ui/enroll", "/ui/profiles", "/ui/audiobooks", "/ui/songs"):
         refused = client.get(page)
         assert refused.status_code == 403 and "needs the" in refused.text, page
     assert client.post("/ui/speak", data={"text": SENTENCE}).status_code == 403

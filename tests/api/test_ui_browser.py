@@ -118,6 +118,14 @@ def assert_accessible(driver) -> None:
     assert not bad, f"{driver.current_url}: {bad}"
 
 
+def submitted_row(driver):
+    """Submit the page's job form; the new job's row (the owner's earlier jobs are listed too)."""
+    before = {r.get_attribute("data-job") for r in driver.find_elements("css selector", "#jobs tbody tr")}
+    by_css(driver, "#job-form button").click()
+    return wait_for(driver, lambda d: [r for r in d.find_elements("css selector", "#jobs tbody tr")
+                                       if r.get_attribute("data-job") not in before])[0]
+
+
 def speak(driver, text: str, voice: str | None = None) -> str:
     """Speak `text` on the speak page; the released audio's bytes (base64 of the data URI)."""
     from selenium.webdriver.support.ui import Select
@@ -249,11 +257,8 @@ def test_an_audiobooks_progress_reaches_100_percent(browser, site, client, keys,
     book = tmp_path / "tide.md"
     book.write_text("# The Tide\n\n## One\n\nThe tide came in slowly over the sand.\n\n"
                     "## Two\n\nBy morning the boats were floating again.\n")
-    before = {r.get_attribute("data-job") for r in browser.find_elements("css selector", "#jobs tbody tr")}
     by_css(browser, "#book").send_keys(str(book))
-    by_css(browser, "#book-form button").click()
-    row = wait_for(browser, lambda d: [r for r in d.find_elements("css selector", "#jobs tbody tr")
-                                       if r.get_attribute("data-job") not in before])[0]
+    row = submitted_row(browser)
     job_id = row.get_attribute("data-job")
     try:
         wait_for(browser, lambda d: row.find_element("css selector", ".status").text == "done", timeout_s=180)
@@ -263,6 +268,25 @@ def test_an_audiobooks_progress_reaches_100_percent(browser, site, client, keys,
         assert link.endswith(f"/ui/audiobooks/{job_id}/result")
     finally:  # a failed test leaves no narration running beside the next module's tests
         client.delete(f"/v1/audiobooks/{job_id}", headers=bearer(keys["speak"]))
+
+
+def test_a_song_is_made_and_followed_to_its_download(browser, site, client, keys):
+    sign_in(browser, site, keys["speak"])
+    browser.get(f"{site}/ui/songs")
+    assert_accessible(browser)
+    by_css(browser, "#lyrics").send_keys("[verse]\nThe tide comes in\nThe boats go out")
+    by_css(browser, "#song-title").send_keys("Harbour")
+    row = submitted_row(browser)
+    job_id = row.get_attribute("data-job")
+    try:
+        wait_for(browser, lambda d: row.find_element("css selector", ".status").text == "done", timeout_s=240)
+        assert row.find_element("css selector", ".percent").text == "100 %"
+        song = client.get(row.find_element("css selector", "a.download").get_attribute("href").removeprefix(site),
+                          headers={"Cookie": f"{UI_COOKIE}={keys['speak']}"})
+        assert song.status_code == 200 and song.headers["content-type"] == "audio/mpeg"
+        assert re.fullmatch(r"[0-9a-f]{8}", song.headers["x-voicekit-mark-id"])
+    finally:
+        client.delete(f"/v1/songs/{job_id}", headers=bearer(keys["speak"]))
 
 
 def test_an_audit_shows_each_files_verdict(browser, site, keys, client, tmp_path):

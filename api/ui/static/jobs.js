@@ -1,9 +1,12 @@
-// Submit a book, follow every unfinished job's progress as it happens, cancel one.
+// A page of jobs (audiobooks, songs): submit one, follow every unfinished job's progress as it
+// happens, cancel one. The table says which API it lists and which fields count the progress.
 "use strict";
 (() => {
   const api = window.voicekit;
-  const table = document.querySelector("#jobs tbody");
-  const error = document.getElementById("book-error");
+  const jobs = document.getElementById("jobs");
+  const {kind, done: doneField, total: totalField, label: labelField} = jobs.dataset;
+  const table = jobs.querySelector("tbody");
+  const error = document.getElementById("job-error");
 
   function row(job) {
     let tr = table.querySelector(`tr[data-job="${job.job_id}"]`);
@@ -16,18 +19,18 @@
     }
     const cells = tr.children;
     cells[0].firstChild.textContent = job.job_id;
-    cells[1].textContent = job.title || "";
+    cells[1].textContent = job[labelField] || "";
     cells[2].textContent = job.voice;
     const bar = tr.querySelector("progress");
-    bar.max = job.chapters_total; bar.value = job.chapters_done;
-    bar.textContent = `${job.chapters_done} of ${job.chapters_total}`;
-    tr.querySelector(".percent").textContent = `${Math.round(100 * job.chapters_done / job.chapters_total)} %`;
+    bar.max = job[totalField]; bar.value = job[doneField];
+    bar.textContent = `${job[doneField]} of ${job[totalField]}`;
+    tr.querySelector(".percent").textContent = `${Math.round(100 * job[doneField] / job[totalField])} %`;
     tr.querySelector(".status").textContent = job.status;
     const actions = tr.querySelector(".actions");
     actions.replaceChildren();
     if (job.status === "done") {
       const link = document.createElement("a");
-      link.href = `/ui/audiobooks/${job.job_id}/result`; link.className = "download"; link.textContent = "Download";
+      link.href = `/ui/${kind}/${job.job_id}/result`; link.className = "download"; link.textContent = "Download";
       actions.append(link);
     } else if (job.status === "queued" || job.status === "running") {
       const cancel = document.createElement("button");
@@ -39,12 +42,12 @@
 
   const followed = new Set();
   async function follow(jobId) {
-    // The job's server-sent events (GET /v1/audiobooks/{id}/events), read from a fetch: an
+    // The job's server-sent events (GET /v1/{kind}/{id}/events), read from a fetch: an
     // EventSource could not send the header the API asks of this page.
     if (followed.has(jobId)) return;
     followed.add(jobId);
     try {
-      const response = await api.call("GET", `/v1/audiobooks/${jobId}/events`);
+      const response = await api.call("GET", `/v1/${kind}/${jobId}/events`);
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
       for (;;) {
@@ -69,15 +72,17 @@
   table.addEventListener("click", async (event) => {
     if (!event.target.classList.contains("cancel")) return;
     const jobId = event.target.closest("tr").dataset.job;
-    try { row(await api.json("DELETE", `/v1/audiobooks/${jobId}`)); } catch (e) { api.show(error, e.message); }
+    try { row(await api.json("DELETE", `/v1/${kind}/${jobId}`)); } catch (e) { api.show(error, e.message); }
   });
 
-  document.getElementById("book-form").addEventListener("submit", async (event) => {
+  document.getElementById("job-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     api.show(error, "");
     const form = new FormData(event.target);
+    // A book is an upload (multipart); a song is a JSON body of the form's fields.
+    const body = event.target.dataset.json ? Object.fromEntries(Array.from(form).filter(([, v]) => v !== "")) : form;
     try {
-      row(await api.json("POST", "/v1/audiobooks", form));
+      row(await api.json("POST", `/v1/${kind}`, body));
     } catch (e) {
       api.show(error, e.message);
     }
