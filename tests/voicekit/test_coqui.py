@@ -41,6 +41,19 @@ def test_a_saved_model_folder_loads_and_speaks(model_folder):
     assert f"sha256:{engine.files.sha256[:16]}" in engine.model_version
 
 
+def test_renders_on_threads_at_once_are_each_the_same_as_alone(model_folder):
+    """The API renders on several threads: one request's seeded noise must not be drawn by another's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine = CoquiEngine.open(model_folder, licence="test", speaker="ana")
+    sentences = ["The tide came in over the sand.", "By morning the boats were floating again."]
+    alone = {s: engine.synthesize(s) for s in sentences}
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda i: (sentences[i % 2], engine.synthesize(sentences[i % 2])), range(16)))
+    for sentence, samples in together:
+        assert np.array_equal(samples, alone[sentence]), sentence
+
+
 def test_a_registered_model_voice_speaks_through_every_safeguard(studio, tiny_voice, tmp_path):
     assert tiny_voice.kind == "model" and tiny_voice.details["coqui"]["sha256"]
     assert [e.kind for e in studio.ledger.entries()].count("voice-added") >= 1

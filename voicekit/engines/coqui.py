@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -104,13 +105,18 @@ class CoquiEngine:
                                       use_cuda=self.device == "cuda")
         except (OSError, RuntimeError, ValueError, KeyError) as e:
             raise EngineUnavailable(f"coqui-tts could not load the model in {self.files.folder}: {e}") from e
-        self._check_speaker(synthesizer.tts_model)
+        speakers = self._check_speaker(synthesizer.tts_model)
+        if self.speaker is not None or (len(speakers) <= 1 and self.family != "xtts"):  # else: only clones speak
+            with seeded("warm-up"):
+                synthesizer.tts(WARM_UP, speaker_name=self.speaker, language_name=self.language, split_sentences=False)
         return synthesizer
 
-    def _check_speaker(self, model) -> None:
+    def _check_speaker(self, model) -> list[str]:
+        """The model's speakers; raises EngineUnavailable when the chosen one is not among them."""
         speakers = model.speaker_manager.speaker_names if model.speaker_manager is not None else []
         if self.speaker is not None and self.speaker not in speakers:
             raise EngineUnavailable(f"the model has no speaker {self.speaker!r} (it has: {', '.join(speakers) or 'none'})")
+        return speakers
 
     @cached_property
     def family(self) -> str:
@@ -138,8 +144,9 @@ class CoquiEngine:
         return self.family == "vits" and manager is not None and manager.encoder is not None
 
     def synthesize(self, sentence: str) -> np.ndarray:
+        synthesizer = self._synthesizer  # loaded (and warmed up) before this render's seed is set
         with seeded(sentence):
-            wav = self._synthesizer.tts(sentence, speaker_name=self.speaker, language_name=self.language,
+            wav = synthesizer.tts(sentence, speaker_name=self.speaker, language_name=self.language,
                                         split_sentences=False)
         return np.asarray(wav, np.float32)
 
@@ -152,7 +159,9 @@ class CoquiEngine:
             recordings = references()
             if not recordings:
                 raise EngineUnavailable("the profile kept no reference recordings; enroll again with --keep-references")
-            self._voices[key] = CoquiClone(self, self._conditioning(recordings))
+            clone = CoquiClone(self, self._conditioning(recordings))
+            clone.synthesize(WARM_UP)
+            self._voices[key] = clone
         return self._voices[key]
 
     def _conditioning(self, references: list[tuple[np.ndarray, int]]) -> dict[str, Any]:
@@ -231,12 +240,22 @@ class CoquiClone:
         return outputs["model_outputs"]
 
 
+# A model's first inference draws from torch's generator differently from every later one (coqui-tts
+# initialises something on first use), so a request's first render would differ from the same
+# request later: a model (and each clone) renders this once when it loads, and the render is dropped.
+WARM_UP = "Warm up."
+# torch's generator is one per process: two threads seeding it at once would each draw the other's
+# noise, so a render's seeded block holds this lock (a model render uses every core it is given).
+_TORCH_GENERATOR = threading.RLock()  # re-entered when a render's first use loads the model
+
+
 @contextmanager
 def seeded(sentence: str) -> Iterator[None]:
     """torch's generator seeded from the sentence (CRC-32) for one call and restored after it, so
-    the same request renders the same audio (VITS and XTTS sample noise and tokens)."""
+    the same request renders the same audio (VITS and XTTS sample noise and tokens), whichever
+    other requests render on other threads meanwhile."""
     import torch
 
-    with torch.random.fork_rng(devices=[]):
+    with _TORCH_GENERATOR, torch.random.fork_rng(devices=[]):
         torch.manual_seed(zlib.crc32(sentence.encode("utf-8")))
         yield
