@@ -141,7 +141,7 @@ def decode_excerpts(data: bytes, spans: list[tuple[float, float]]) -> tuple[list
         for start_s, end_s in spans:
             start, end = round(start_s * rate), round(end_s * rate)
             book.seek(max(0, round((start_s - _PREROLL_S) / stream.time_base)), stream=stream)
-            pieces, at = [], None
+            pieces = []
             for frame in book.decode(stream):
                 at = round(frame.pts * frame.time_base * rate)
                 if at >= end:
