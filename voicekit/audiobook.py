@@ -153,10 +153,14 @@ class Narrations(JobStore):
             raise JobNotFound(f"no audiobook job {job_id!r}")
         return NarrationJob(*row, chapters=[ChapterState(*c) for c in chapters])
 
-    def jobs(self, owner: str | None = None) -> list[NarrationJob]:
+    def jobs(self, owner: str | None = None, latest: int | None = None) -> list[NarrationJob]:
+        """The owner's jobs (all owners' for None), oldest first; with `latest`, only that many,
+        newest first (a page that lists them reads no more than it shows)."""
         with self.db.read() as session:
             mine = "" if owner is None else " WHERE owner = :owner"
-            ids = [r[0] for r in session.execute(f"SELECT job_id FROM jobs{mine} ORDER BY created_at", {"owner": owner})]
+            order = "" if latest is None else " DESC LIMIT :latest"
+            ids = [r[0] for r in session.execute(f"SELECT job_id FROM jobs{mine} ORDER BY created_at{order}",
+                                                 {"owner": owner, "latest": latest})]
         return [self.job(i) for i in ids]
 
     def unfinished(self) -> list[str]:

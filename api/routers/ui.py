@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Callable
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -38,6 +38,7 @@ PAGES = (("speak", "Speak", "speak"), ("enroll", "Enroll", "enroll"), ("profiles
          ("audiobooks", "Audiobooks", "speak"), ("songs", "Songs", "speak"), ("audit", "Audit", "audit"))
 # (path, title, scope)
 SPEAK_FORMATS = ("mp3", "wav", "ogg")
+LISTED_JOBS = 50  # the newest jobs a page lists
 # Our pages run only our own scripts and styles, post only to us and are never framed (a framed
 # "Revoke" button is a clickjacking target); they hold a caller's records, so no cache keeps them.
 PAGE_HEADERS = {
@@ -249,40 +250,42 @@ def enroll_page(request: Request, svc: ServiceDep) -> HTMLResponse:
 
 @router.get("/audiobooks", response_class=HTMLResponse)
 def audiobooks_page(request: Request, svc: ServiceDep) -> HTMLResponse:
-    key = _session(request, svc)
-    if refused := _refuse(request, key, "speak"):
-        return refused
-    owner = None if "admin" in key.scopes else key.owner
-    return _page(request, "audiobooks", key, voices=_usable_voices(svc, key),
-                 jobs=[j.as_dict() for j in reversed(svc.narrations.jobs(owner))][:50])
+    return _jobs_page(request, svc, "audiobooks", lambda owner: svc.narrations.jobs(owner, latest=LISTED_JOBS))
 
 
 @router.get("/audiobooks/{job_id}/result")
 def audiobook_result(request: Request, svc: ServiceDep, job_id: str) -> Response:
     """The finished book as GET /v1/audiobooks/{id}/result gives it, for a plain link."""
-    key = _session(request, svc)
-    try:
-        return _refuse(request, key, "speak") or audiobooks.result(job_id, svc, key)
-    except VoicekitError as e:
-        return _page(request, "missing", key, e.http_status, what=str(e))
+    return _job_result(request, svc, lambda key: audiobooks.result(job_id, svc, key))
 
 
 @router.get("/songs", response_class=HTMLResponse)
 def songs_page(request: Request, svc: ServiceDep) -> HTMLResponse:
-    key = _session(request, svc)
-    if refused := _refuse(request, key, "speak"):
-        return refused
-    owner = None if "admin" in key.scopes else key.owner
-    return _page(request, "songs", key, voices=_usable_voices(svc, key), styles=sorted(PRESETS),
-                 jobs=[j.as_dict() for j in reversed(svc.songs.jobs(owner))][:50])
+    return _jobs_page(request, svc, "songs", lambda owner: svc.songs.jobs(owner)[:LISTED_JOBS], styles=sorted(PRESETS))
 
 
 @router.get("/songs/{job_id}/result")
 def song_result(request: Request, svc: ServiceDep, job_id: str) -> Response:
     """The mastered song as GET /v1/songs/{id}/result gives it, for a plain link."""
+    return _job_result(request, svc, lambda key: songs.result(job_id, svc, key))
+
+
+def _jobs_page(request: Request, svc: Service, name: str, newest: Callable[[str | None], list], **context: Any
+               ) -> HTMLResponse:
+    """A page of the key's owner's newest jobs (every owner's for admin) and a form for a new one."""
+    key = _session(request, svc)
+    if refused := _refuse(request, key, "speak"):
+        return refused
+    owner = None if "admin" in key.scopes else key.owner
+    return _page(request, name, key, voices=_usable_voices(svc, key), jobs=[j.as_dict() for j in newest(owner)],
+                 **context)
+
+
+def _job_result(request: Request, svc: Service, result: Callable[[ApiKey], Response]) -> Response:
+    """A job's download through the API route's own function, for the signed-in key."""
     key = _session(request, svc)
     try:
-        return _refuse(request, key, "speak") or songs.result(job_id, svc, key)
+        return _refuse(request, key, "speak") or result(key)
     except VoicekitError as e:
         return _page(request, "missing", key, e.http_status, what=str(e))
 
